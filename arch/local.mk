@@ -1,0 +1,1 @@
+# arch: one folder per format family

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aspace: guest physical address spaces for multi-vCPU hypervisors.
+ *
+ * An address space is a GPA window, a set of non-overlapping memory areas
+ * inside it, and the second-stage page table that the CPU walks (x86_64 EPT,
+ * AArch64 stage-2, RISC-V G-stage). One library build serves every format;
+ * the format is chosen per address space at run time.
+ *
+ * Threads. There are two kinds of callers:
+ *  - The control path: every aspace_* call that takes a `struct aspace *`.
+ *    These calls may come from any thread and serialize on one mutex per
+ *    address space. Mapping, unmapping and protecting are control-path only.
+ *  - The vCPU path: the aspace_vcpu_* calls, made by the one thread that
+ *    attached the handle. They take no lock: area lookup runs under RCU
+ *    (liburcu), entries are installed with compare-and-swap, and frames come
+ *    from a per-vCPU cache. They run concurrently with each other and with
+ *    the control path, and give the same results as the control-path calls.
+ *
+ * Errors are negative errno values. A call that fails changes nothing: no
+ * entry written, no area changed, no frame leaked.
+ *
+ * Addresses and sizes are 4 KiB aligned unless a function says otherwise.
+ */
+#ifndef ASPACE_ASPACE_H
+#define ASPACE_ASPACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint64_t aspace_gpa_t; /* guest physical address */
+typedef uint64_t aspace_hpa_t; /* host physical address */
+
+#define ASPACE_PAGE_SIZE 0x1000ull    /* 4 KiB */
+#define ASPACE_BLOCK_2M 0x200000ull   /* 2 MiB */
+#define ASPACE_BLOCK_1G 0x40000000ull /* 1 GiB */
+
+/* Second-stage table formats. All are built into every library. */
+enum aspace_format {
+	ASPACE_FMT_EPT4 = 1, /* Intel EPT, 4-level walk, 48-bit GPA */
+	ASPACE_FMT_EPT5,     /* Intel EPT, 5-level walk, 57-bit GPA */
+	ASPACE_FMT_S2_4K, /* AArch64 stage-2, 4 KiB granule, cfg.gpa_bits 32..48
+			   */
+	ASPACE_FMT_SV39X4, /* RISC-V G-stage Sv39x4, 41-bit GPA, 16 KiB root */
+	ASPACE_FMT_SV48X4, /* RISC-V G-stage Sv48x4, 50-bit GPA, 16 KiB root */
+	ASPACE_FMT_SV57X4, /* RISC-V G-stage Sv57x4, 59-bit GPA, 16 KiB root */
+};
+
+/*
+ * Mapping flags and access types. An area's flags are a permission set plus
+ * at most one memory type; the default memory type is normal write-back.
+ * READ is required: write-only and execute-only mappings are rejected with
+ * -EINVAL (write-without-read is an EPT misconfiguration and reserved on
+ * RISC-V; execute-only needs a CPU capability this library does not model).
+ * DEVICE is device memory for MMIO passthrough (EPT UC, Arm Device-nGnRE,
+ * RISC-V PBMT IO when the platform has Svpbmt). UNCACHED is normal
+ * non-cacheable memory (EPT WC, Arm Normal-NC, RISC-V PBMT NC). Without
+ * Svpbmt, RISC-V entries carry no memory type: the platform's PMAs decide.
+ */
+#define ASPACE_READ 0x1u
+#define ASPACE_WRITE 0x2u
+#define ASPACE_EXEC 0x4u
+#define ASPACE_DEVICE 0x8u
+#define ASPACE_UNCACHED 0x10u
+#define ASPACE_PERM_MASK (ASPACE_READ | ASPACE_WRITE | ASPACE_EXEC)
+#define ASPACE_FLAGS_MASK 0x1fu
+
+/*
+ * Host HAL. The library never assumes that a host-physical address is a
+ * pointer: it reaches every table and data frame through phys_to_virt, or,
+ * when the HAL declares a direct map, through hpa + direct_map_offset (this
+ * lets the walker skip an indirect call per level). Every callback may be
+ * called from any thread (vCPU threads refill their frame caches; freed
+ * frames are returned from liburcu's call_rcu thread), so they must be
+ * thread safe.
+ */
+struct aspace_hal {
+	/*
+	 * Host-physical memory of a power-of-two size from 4 KiB to 1 GiB,
+	 * aligned to its size. Returns 0, or -ENOMEM when none is left.
+	 * The memory need not be zeroed.
+	 */
+	int (*alloc)(void *ctx, size_t size, aspace_hpa_t *hpa);
+	void (*free)(void *ctx, aspace_hpa_t hpa, size_t size);
+	/* Host virtual address of host-physical memory from alloc or
+	 * map_linear. */
+	void *(*phys_to_virt)(void *ctx, aspace_hpa_t hpa);
+	/*
+	 * Invalidate cached translations of [gpa, gpa + size); size 0 means
+	 * everything. This is where the hypervisor issues INVEPT,
+	 * TLBI IPAS2E1IS + DSB, or HFENCE.GVMA. May be NULL.
+	 */
+	void (*flush)(void *ctx, aspace_gpa_t gpa, uint64_t size);
+	void *ctx;
+	/* If true, phys_to_virt(hpa) == (void *)(hpa + direct_map_offset). */
+	bool direct_map;
+	uintptr_t direct_map_offset;
+};
+
+/* The built-in host HAL: jemalloc memory, hpa == host virtual address. */
+const struct aspace_hal *aspace_host_hal(void);
+
+/* RCU flavour of an address space; see aspace_vcpu_quiescent(). */
+enum aspace_rcu {
+	ASPACE_RCU_MEMB = 0, /* liburcu-memb: read sections need no help */
+	ASPACE_RCU_QSBR,     /* liburcu-qsbr: vCPUs report quiescent states */
+};
+
+/*
+ * What the CPU supports. A zeroed struct describes a CPU with 2 MiB and
+ * 1 GiB leaves and no optional extension; the library never emits an
+ * encoding the configured CPU lacks.
+ */
+struct aspace_platform {
+	bool no_block_1g; /* no 1 GiB leaves (EPT: IA32_VMX_EPT_VPID_CAP bit 17)
+			   */
+	bool no_block_2m; /* no 2 MiB leaves */
+	bool svpbmt;	  /* RISC-V: Svpbmt, so DEVICE/UNCACHED are encoded */
+	uint8_t hpa_bits; /* host physical address bits; 0 = format maximum */
+	uint16_t vmid;	  /* VMID placed in VTTBR_EL2 / hgatp */
+};
+
+struct aspace_config {
+	enum aspace_format format;
+	aspace_gpa_t base; /* the GPA window [base, base + size) */
+	uint64_t size;
+	/* AArch64 stage-2: IPA bits 32..48. Others: 0 or the format's width. */
+	unsigned gpa_bits;
+	const struct aspace_hal *hal; /* NULL: aspace_host_hal() */
+	struct aspace_platform platform;
+	enum aspace_rcu rcu;
+	/* Frames a vCPU cache takes from / gives back to the HAL at once;
+	 * 0: 32. */
+	unsigned cache_batch;
+};
+
+struct aspace;
+struct aspace_vcpu;
+
+int aspace_create(const struct aspace_config *cfg, struct aspace **out);
+/* Unmaps everything, returns every frame to the HAL. vCPUs must be detached. */
+void aspace_destroy(struct aspace *as);
+
+/* The value the hypervisor loads to make the CPU walk these tables. */
+struct aspace_hw_root {
+	aspace_hpa_t root;  /* root table (concatenated tables on Arm) */
+	uint64_t root_size; /* bytes: 4 KiB, 16 KiB (RISC-V), up to 64 KiB (Arm)
+			     */
+	unsigned levels;    /* levels walked */
+	uint64_t eptp;	    /* x86: WB walks, walk length, root */
+	uint64_t vttbr;	    /* arm64: VMID | root */
+	uint64_t vtcr; /* arm64: T0SZ, SL0, IRGN0/ORGN0 WBWA, SH0 inner, TG0 4K,
+			  PS */
+	uint64_t hgatp; /* riscv: MODE | VMID | PPN */
+};
+int aspace_hw_root(const struct aspace *as, struct aspace_hw_root *out);
+
+/*
+ * Map [gpa, gpa + size) to host memory [hpa, hpa + size), eagerly, with the
+ * largest leaves (1 GiB, 2 MiB, 4 KiB) that the GPA, the HPA, the remaining
+ * size and the platform allow. -EEXIST if the range overlaps an area.
+ */
+int aspace_map_linear(struct aspace *as, aspace_gpa_t gpa, aspace_hpa_t hpa,
+		      uint64_t size, unsigned flags);
+/*
+ * An area whose frames the library allocates from the HAL: all of them now
+ * (populate) or each on its first fault (lazy). Lazy faults use a 2 MiB frame
+ * where the 2 MiB block lies inside the area and the HAL can supply one.
+ * Frames are zeroed and returned to the HAL when unmapped.
+ */
+int aspace_map_alloc(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
+		     unsigned flags, bool populate);
+/*
+ * Remove whatever maps [gpa, gpa + size). The range may cover parts of
+ * areas (they are split) and gaps. Blocks that straddle the range are split
+ * into tables that keep the rest. Tables left with no area in their span are
+ * freed; frames are freed after the flush hook ran and an RCU grace period.
+ */
+int aspace_unmap(struct aspace *as, aspace_gpa_t gpa, uint64_t size);
+/*
+ * Change the flags of the areas in [gpa, gpa + size), splitting areas and
+ * blocks at the edges. The whole range must be covered by areas (-EFAULT
+ * otherwise). The memory type of a linear area may change; that of an
+ * alloc area may not (-EINVAL).
+ */
+int aspace_protect(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
+		   unsigned flags);
+/* Unmap every area. */
+void aspace_clear(struct aspace *as);
+
+/*
+ * Resolve a second-stage fault at gpa for access (ASPACE_READ, _WRITE or
+ * _EXEC). 0: the fault is fixed (a lazy frame was mapped, or the entry was
+ * already right: a spurious fault after a race). -EFAULT: a real fault (no
+ * area, or the area does not allow the access). -ENOMEM: no frame.
+ */
+int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa, unsigned access);
+
+struct aspace_xlate {
+	aspace_hpa_t hpa;	 /* host address of gpa itself */
+	uint64_t leaf_size;	 /* 4 KiB, 2 MiB or 1 GiB */
+	unsigned flags;		 /* decoded from the leaf entry */
+	aspace_gpa_t area_start; /* the area containing gpa */
+	uint64_t area_size;
+};
+/* -ENOENT: nothing mapped there (yet); -EINVAL: gpa outside the window. */
+int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
+		     struct aspace_xlate *out);
+
+/*
+ * Guest memory seen from the host, e.g. for device emulation. Lazy pages are
+ * faulted in as a DMA would (a write breaks nothing, a read of a fresh page
+ * reads zeros). These calls are host accesses: the guest permissions of the
+ * areas are not applied, but every byte must lie in a RAM area (-EFAULT for
+ * gaps and DEVICE areas). Any alignment and length are accepted.
+ *
+ * aspace_guest_iov fills iov[0..n) with host segments of [gpa, gpa + len),
+ * split at leaf boundaries (alloc frames need not be contiguous) and returns
+ * the number used; -ENOSPC if n is too small (nothing is truncated).
+ * Segments stay valid until the range is unmapped; on the vCPU path, until
+ * the next quiescent state.
+ */
+int aspace_guest_iov(struct aspace *as, aspace_gpa_t gpa, size_t len,
+		     struct iovec *iov, int n);
+int aspace_read(struct aspace *as, aspace_gpa_t gpa, void *buf, size_t len);
+int aspace_write(struct aspace *as, aspace_gpa_t gpa, const void *buf,
+		 size_t len);
+
+/*
+ * vCPU handles. Attach from the vCPU thread; the handle belongs to that
+ * thread. Attaching registers the thread with the address space's RCU
+ * flavour (nesting is counted, so one thread may attach to several address
+ * spaces). Returns NULL with errno set on failure.
+ */
+struct aspace_vcpu *aspace_vcpu_attach(struct aspace *as);
+/* Drains the frame cache back to the HAL and unregisters the thread. */
+void aspace_vcpu_detach(struct aspace_vcpu *vcpu);
+
+int aspace_vcpu_fault(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
+		      unsigned access);
+int aspace_vcpu_translate(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
+			  struct aspace_xlate *out);
+int aspace_vcpu_read(struct aspace_vcpu *vcpu, aspace_gpa_t gpa, void *buf,
+		     size_t len);
+int aspace_vcpu_write(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
+		      const void *buf, size_t len);
+
+/*
+ * QSBR address spaces: a vCPU thread is "online" and holds back every grace
+ * period (and so every unmap) until it reports a quiescent state: call
+ * aspace_vcpu_quiescent() at each VM entry, and aspace_vcpu_offline() before
+ * blocking (HLT emulation, waiting for I/O), aspace_vcpu_online() after.
+ * With ASPACE_RCU_MEMB these are no-ops.
+ */
+void aspace_vcpu_quiescent(struct aspace_vcpu *vcpu);
+void aspace_vcpu_offline(struct aspace_vcpu *vcpu);
+void aspace_vcpu_online(struct aspace_vcpu *vcpu);
+
+/* Counters, summed over the control path and every vCPU on read. */
+struct aspace_stats {
+	uint64_t mapped_4k, mapped_2m, mapped_1g; /* leaves present */
+	uint64_t table_pages;			  /* table frames held */
+	uint64_t data_frames_bytes;		  /* alloc frames held */
+	uint64_t faults, faults_fixed, faults_spurious, faults_real;
+	uint64_t splits, flushes;
+	uint64_t cache_frames; /* frames sitting in vCPU caches */
+};
+void aspace_stats(struct aspace *as, struct aspace_stats *st);
+
+/* Accessors. */
+aspace_gpa_t aspace_base(const struct aspace *as);
+uint64_t aspace_size(const struct aspace *as);
+enum aspace_format aspace_format(const struct aspace *as);
+const char *aspace_format_name(enum aspace_format fmt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASPACE_ASPACE_H */

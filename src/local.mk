@@ -1,0 +1,1 @@
+# src: arch-neutral core
