@@ -194,6 +194,12 @@ int aspace_protect(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 		   unsigned flags);
 /* Unmap every area. */
 void aspace_clear(struct aspace *as);
+/*
+ * Wait until every frame that earlier calls released (freed only after an
+ * RCU grace period) is back in the HAL. Must not be called from inside a
+ * vCPU call. Useful before accounting host memory, and in tests.
+ */
+void aspace_barrier(struct aspace *as);
 
 /*
  * Resolve a second-stage fault at gpa for access (ASPACE_READ, _WRITE or
