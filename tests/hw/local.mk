@@ -1,0 +1,1 @@
+# tests/hw: hardware conformance (QEMU, Bochs)
