@@ -1,1 +1,3 @@
-# arch: one folder per format family
+# arch: one folder per format family; each describes its entries as data.
+libaspace_la_SOURCES += \
+	arch/x86/ept.c arch/arm64/stage2.c arch/riscv/gstage.c

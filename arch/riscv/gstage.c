@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * RISC-V G-stage translation (Privileged spec, hypervisor extension):
+ * Sv39x4, Sv48x4 and Sv57x4. The root is widened by two bits: 2048 entries,
+ * 16 KiB, 16 KiB aligned.
+ */
+#include <errno.h>
+
+#include "pt_format.h"
+
+#define RV_V (1ull << 0)
+#define RV_R (1ull << 1)
+#define RV_W (1ull << 2)
+#define RV_X (1ull << 3)
+#define RV_U (1ull << 4)
+#define RV_A (1ull << 6)
+#define RV_D (1ull << 7)
+#define RV_PPN_SHIFT 10
+#define RV_PBMT_SHIFT 61
+#define RV_PBMT_NC 1ull
+#define RV_PBMT_IO 2ull
+
+static pte_t gstage_leaf_attr(unsigned flags, bool svpbmt)
+{
+	/*
+	 * Every G-stage access is a U-mode access, so leaves need U. A and D
+	 * are set up front: without Svade/Svadu hardware an access with A=0
+	 * (or a write with D=0) faults, and aspace does not track them (yet).
+	 */
+	pte_t pte = RV_V | RV_U | RV_A;
+
+	if (flags & ASPACE_READ)
+		pte |= RV_R;
+	if (flags & ASPACE_WRITE)
+		pte |= RV_W | RV_D;
+	if (flags & ASPACE_EXEC)
+		pte |= RV_X;
+	/* PBMT is reserved without Svpbmt: there the PMAs decide. */
+	if (svpbmt && (flags & ASPACE_DEVICE))
+		pte |= RV_PBMT_IO << RV_PBMT_SHIFT;
+	else if (svpbmt && (flags & ASPACE_UNCACHED))
+		pte |= RV_PBMT_NC << RV_PBMT_SHIFT;
+	return pte;
+}
+
+int gstage_format_init(struct pt_format *f, const struct aspace_config *cfg)
+{
+	unsigned hpa_bits =
+		cfg->platform.hpa_bits ? cfg->platform.hpa_bits : 56;
+	bool svpbmt = cfg->platform.svpbmt;
+
+	if (hpa_bits < 32 || hpa_bits > 56)
+		return -EINVAL;
+	switch (cfg->format) {
+	case ASPACE_FMT_SV39X4:
+		f->levels = 3;
+		break;
+	case ASPACE_FMT_SV48X4:
+		f->levels = 4;
+		break;
+	default:
+		f->levels = 5;
+		break;
+	}
+	f->gpa_bits = (uint8_t)(PT_LEVEL_SHIFT(f->levels - 1u) + 11u);
+	f->root_order = 2;
+	f->oa_shift = 2; /* PPN at bit 10: (pte & ppn) << 2 is the address */
+	f->oa_mask = ((1ull << 44) - 1) << RV_PPN_SHIFT;
+	f->hpa_limit = 1ull << hpa_bits;
+	f->present_mask = RV_V;
+	f->table_mask = RV_R | RV_W | RV_X;
+	f->table_val = 0;
+	f->table_bits = RV_V; /* non-leaf: V only; A, D, U reserved */
+	f->size_bits[0] = 0;
+	f->size_bits[1] = 0;
+	f->table_self_perm = false;
+	for (unsigned fl = 0; fl <= ASPACE_FLAGS_MASK; fl++) {
+		f->leaf_attr[0][fl] = gstage_leaf_attr(fl, svpbmt);
+		f->leaf_attr[1][fl] = gstage_leaf_attr(fl, svpbmt);
+	}
+	f->r_shift = 1;
+	f->w_shift = 2;
+	f->x_shift = 3;
+	f->x_inverted = false;
+	f->mt_shift = RV_PBMT_SHIFT;
+	f->mt_mask = 3;
+	f->mt_encoded = svpbmt;
+	f->mt_device = RV_PBMT_IO;
+	f->mt_uncached = RV_PBMT_NC;
+	f->attr_mask = 0xfeull | (3ull << RV_PBMT_SHIFT);
+	f->leaf_levels = pt_platform_leaf_levels(&cfg->platform);
+	return 0;
+}
+
+void gstage_hw_root(const struct pt_format *f, const struct aspace_config *cfg,
+		    aspace_hpa_t root, struct aspace_hw_root *out)
+{
+	uint64_t mode =
+		8u + (f->levels - 3u); /* 8 Sv39x4, 9 Sv48x4, 10 Sv57x4 */
+
+	out->hgatp = mode << 60 |
+		     (uint64_t)(cfg->platform.vmid & 0x3fff) << 44 | root >> 12;
+}

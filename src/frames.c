@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Frames: per-vCPU caches, control-path reservations, deferred frees.
+ *
+ * A vCPU fault must not take a shared lock, so each vCPU keeps a magazine
+ * of 4 KiB frames (and a couple of 2 MiB ones) that it refills and drains
+ * in batches through the HAL. The fault path tops the cache up before it
+ * walks, so the walk never calls the allocator.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void frame_zero(struct aspace *as, aspace_hpa_t hpa, size_t size)
+{
+	memset(pt_va(as, hpa), 0, size);
+}
+
+void cache_init(struct frame_cache *c, unsigned batch)
+{
+	memset(c, 0, sizeof(*c));
+	c->batch = MIN(MAX(batch, 1u), CACHE_4K_MAX / 2);
+}
+
+/* Make sure need frames are at hand; refill a whole batch when short. */
+int cache_topup(struct aspace *as, struct frame_cache *c, unsigned need)
+{
+	unsigned want = MAX(need, c->batch);
+
+	while (c->n4k < want) {
+		aspace_hpa_t hpa;
+
+		if (as->hal.alloc(as->hal.ctx, ASPACE_PAGE_SIZE, &hpa))
+			return c->n4k >= need ? 0 : -ENOMEM;
+		c->f4k[c->n4k++] = hpa;
+	}
+	return 0;
+}
+
+/* Give frames back to the HAL until at most keep are left. */
+void cache_drain(struct aspace *as, struct frame_cache *c, unsigned keep)
+{
+	while (c->n4k > keep)
+		as->hal.free(as->hal.ctx, c->f4k[--c->n4k], ASPACE_PAGE_SIZE);
+	while (c->n2m > 0 && keep == 0)
+		as->hal.free(as->hal.ctx, c->f2m[--c->n2m], ASPACE_BLOCK_2M);
+}
+
+aspace_hpa_t cache_pop(struct frame_cache *c)
+{
+	return c->f4k[--c->n4k];
+}
+
+void cache_push(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
+{
+	if (c->n4k == CACHE_4K_MAX)
+		cache_drain(as, c, CACHE_4K_MAX - c->batch);
+	c->f4k[c->n4k++] = hpa;
+}
+
+int cache_pop_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t *hpa)
+{
+	if (c->n2m) {
+		*hpa = c->f2m[--c->n2m];
+		return 0;
+	}
+	return as->hal.alloc(as->hal.ctx, ASPACE_BLOCK_2M, hpa) ? -ENOMEM : 0;
+}
+
+void cache_push_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
+{
+	if (c->n2m == CACHE_2M_MAX)
+		as->hal.free(as->hal.ctx, hpa, ASPACE_BLOCK_2M);
+	else
+		c->f2m[c->n2m++] = hpa;
+}
+
+/* Reserve n frames of one size for a control operation, all or nothing. */
+int stack_reserve(struct aspace *as, struct frame_stack *s, size_t n,
+		  size_t size)
+{
+	if (n > s->cap) {
+		aspace_hpa_t *v = realloc(s->v, n * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = n;
+	}
+	while (s->n < n) {
+		if (as->hal.alloc(as->hal.ctx, size, &s->v[s->n])) {
+			stack_release(as, s, size);
+			return -ENOMEM;
+		}
+		s->n++;
+	}
+	return 0;
+}
+
+/* Return what a reservation did not use, and its array. */
+void stack_release(struct aspace *as, struct frame_stack *s, size_t size)
+{
+	while (s->n)
+		as->hal.free(as->hal.ctx, s->v[--s->n], size);
+	free(s->v);
+	s->v = NULL;
+	s->cap = 0;
+}
+
+/* ---- frees after flush and grace period (invariant I5) ---- */
+
+#define FREE_CHUNK_N 255
+struct free_chunk {
+	struct free_chunk *next;
+	unsigned n;
+	struct {
+		aspace_hpa_t hpa;
+		uint64_t size;
+	} v[FREE_CHUNK_N];
+};
+
+/*
+ * Flush, wait for readers, then return the frames. The wait is synchronous
+ * rather than call_rcu: control-path callers may be any thread, and
+ * liburcu wants call_rcu callers registered (and online, for QSBR). It
+ * also means memory is back in the HAL when unmap returns.
+ */
+static void free_chunks(struct aspace *as, struct free_list *fl)
+{
+	struct free_chunk *c = fl->head;
+
+	while (c) {
+		struct free_chunk *next = c->next;
+
+		for (unsigned i = 0; i < c->n; i++)
+			as->hal.free(as->hal.ctx, c->v[i].hpa, c->v[i].size);
+		free(c);
+		c = next;
+	}
+	fl->head = NULL;
+	fl->n = 0;
+}
+
+void free_list_commit(struct pt_op *op)
+{
+	flush_run(op->as, &op->flush);
+	if (!op->freed.head)
+		return;
+	as_grace_period(op->as);
+	free_chunks(op->as, &op->freed);
+}
+
+/*
+ * Queue a frame whose entries are already cleared. If no memory is left
+ * to queue it, commit what is queued now (flush, grace period, free) and
+ * free this frame with it.
+ */
+void free_list_add(struct pt_op *op, aspace_hpa_t hpa, uint64_t size)
+{
+	struct free_chunk *c = op->freed.head;
+
+	if (!c || c->n == FREE_CHUNK_N) {
+		c = malloc(sizeof(*c));
+		if (!c) {
+			struct aspace *as = op->as;
+
+			flush_run(as, &op->flush);
+			as_grace_period(as);
+			free_chunks(as, &op->freed);
+			as->hal.free(as->hal.ctx, hpa, size);
+			return;
+		}
+		c->n = 0;
+		c->next = op->freed.head;
+		op->freed.head = c;
+	}
+	c->v[c->n].hpa = hpa;
+	c->v[c->n].size = size;
+	c->n++;
+	op->freed.n++;
+}
+
+/* ---- split 2 MiB data frames ---- */
+
+static size_t huge_slot(const struct huge_refs *h, aspace_hpa_t hpa)
+{
+	size_t i = (size_t)((hpa >> 21) * 0x9e3779b97f4a7c15ull) & (h->cap - 1);
+
+	while (h->v[i].hpa && h->v[i].hpa != hpa)
+		i = (i + 1) & (h->cap - 1);
+	return i;
+}
+
+/* Room for more entries, so that huge_refs_add cannot fail later. */
+int huge_refs_reserve(struct huge_refs *h, size_t more)
+{
+	struct huge_refs bigger;
+
+	if ((h->n + more) * 2 <= h->cap)
+		return 0;
+	bigger.cap = h->cap ? h->cap : 16;
+	while ((h->n + more) * 2 > bigger.cap)
+		bigger.cap *= 2;
+	bigger.v = calloc(bigger.cap, sizeof(*bigger.v));
+	if (!bigger.v)
+		return -ENOMEM;
+	bigger.n = 0;
+	for (size_t i = 0; i < h->cap; i++)
+		if (h->v[i].hpa)
+			huge_refs_add(&bigger, h->v[i].hpa, h->v[i].pages);
+	free(h->v);
+	*h = bigger;
+	return 0;
+}
+
+void huge_refs_add(struct huge_refs *h, aspace_hpa_t hpa, uint32_t pages)
+{
+	size_t i = huge_slot(h, hpa);
+
+	h->v[i].hpa = hpa;
+	h->v[i].pages = pages;
+	h->n++;
+}
+
+bool huge_refs_tracked(struct huge_refs *h, aspace_hpa_t hpa)
+{
+	return h->cap && h->v[huge_slot(h, hpa)].hpa == hpa;
+}
+
+/* Drop pages references; true when the frame is now unused. */
+bool huge_refs_put(struct huge_refs *h, aspace_hpa_t hpa, uint32_t pages)
+{
+	size_t i = huge_slot(h, hpa), j;
+
+	h->v[i].pages -= pages;
+	if (h->v[i].pages)
+		return false;
+	/* Delete with backward shift so probe chains stay intact. */
+	h->v[i].hpa = 0;
+	h->n--;
+	for (j = (i + 1) & (h->cap - 1); h->v[j].hpa;
+	     j = (j + 1) & (h->cap - 1)) {
+		struct huge_ref r = h->v[j];
+
+		h->v[j].hpa = 0;
+		h->n--;
+		huge_refs_add(h, r.hpa, r.pages);
+	}
+	return true;
+}

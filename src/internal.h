@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aspace internals. Where to look:
+ *   walk.c     the generic table walker: lookup, install, map, unmap,
+ *              protect, split, table freeing
+ *   fault.c    the fault path (vCPU and control)
+ *   area.c     the RCU-published area set
+ *   frames.c   per-vCPU frame caches, reservations, deferred frees
+ *   aspace.c   create/destroy and the control path (map/unmap/protect)
+ *   guest.c    translate and guest-memory access
+ *   arch/       one file per format family: entry bits as data
+ *
+ * Invariants the code relies on:
+ *  (I1) Areas never overlap, are immutable once published, and are freed
+ *       only after a grace period that follows their removal.
+ *  (I2) A leaf exists only inside an area; a table exists only where its
+ *       GPA span intersects an area (so a table whose span no longer meets
+ *       any area is empty and no fault can reach it: it may be freed).
+ *  (I3) Faults only turn empty entries into tables or leaves (CAS from 0);
+ *       they never change or clear a present entry. Everything else is the
+ *       control path's, under as->lock.
+ *  (I4) The control path publishes a new area set, then waits for a grace
+ *       period before changing entries of the areas it removed or changed:
+ *       a fault that looked up an old area has finished by then, and any
+ *       leaf it installed is seen (and fixed) by the control path's walk.
+ *  (I5) Table pages and data frames leave the tables, then the flush hook
+ *       runs, then a grace period passes, then they return to the HAL.
+ *       Grace periods are waited for synchronously by the control path
+ *       (and skipped when no vCPU is attached: then there are no readers).
+ */
+#ifndef ASPACE_INTERNAL_H
+#define ASPACE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/compiler.h>
+#include <urcu/list.h>
+
+#include <aspace/aspace.h>
+
+#include "pt_format.h"
+
+#define ALIGNED(x, a) (((x) & ((a)-1)) == 0)
+#define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a)-1))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Entry access: every load and store of a live entry goes through these. */
+static inline pte_t pte_load(pte_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void pte_store(pte_t *p, pte_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/* Release: the contents of a new table or frame are visible first. */
+static inline bool pte_cas(pte_t *p, pte_t old, pte_t new)
+{
+	return __atomic_compare_exchange_n(p, &old, new, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static inline pte_t pte_xchg(pte_t *p, pte_t v)
+{
+	return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
+}
+
+/* ---- areas ---- */
+
+enum area_kind { AREA_LINEAR, AREA_ALLOC };
+
+struct area {
+	aspace_gpa_t start, end; /* [start, end); GPAs < 2^59, no overflow */
+	aspace_hpa_t hpa;	 /* linear: host address of start */
+	unsigned flags;
+	enum area_kind kind;
+};
+
+/*
+ * The published set: sorted by start, immutable except that an area that
+ * sorts last may be appended in place (v[n] is written, then n is
+ * published with release). gen changes whenever an area leaves the set.
+ */
+struct area_set {
+	uint64_t gen;
+	size_t n, cap;
+	struct area_set *retired_next;
+	struct area *v[];
+};
+
+const struct area *area_find(const struct area_set *set, aspace_gpa_t gpa);
+/* First area with end > gpa, or NULL. */
+const struct area *area_next(const struct area_set *set, aspace_gpa_t gpa);
+bool area_intersects(const struct area_set *set, aspace_gpa_t lo,
+		     aspace_gpa_t hi);
+struct area *area_new(aspace_gpa_t start, aspace_gpa_t end, aspace_hpa_t hpa,
+		      unsigned flags, enum area_kind kind);
+struct area_set *area_set_new(size_t cap, uint64_t gen);
+
+static inline struct area_set *areas_get(struct aspace *as);
+
+/* ---- frames ---- */
+
+/* A stack of frames of one size. */
+struct frame_stack {
+	aspace_hpa_t *v;
+	size_t n, cap;
+};
+
+/* Per-vCPU (and control-path) frame cache: magazines of 4 KiB and 2 MiB. */
+#define CACHE_4K_MAX 256
+#define CACHE_2M_MAX 2
+struct frame_cache {
+	unsigned n4k, n2m;
+	unsigned batch;
+	aspace_hpa_t f4k[CACHE_4K_MAX];
+	aspace_hpa_t f2m[CACHE_2M_MAX];
+};
+
+/* Frames released by one operation, freed after flush and grace period. */
+struct free_chunk;
+struct free_list {
+	struct free_chunk *head;
+	size_t n;
+};
+
+/* Counters: each owned by one writer, summed on read. */
+struct counters {
+	uint64_t leaves[3]; /* 4K, 2M, 1G leaves installed minus removed */
+	uint64_t tables;
+	uint64_t data_bytes;
+	uint64_t faults, fixed, spurious, real;
+	uint64_t splits, flushes;
+};
+
+/* Single-writer increment: a plain add, visible to readers atomically. */
+#define CNT_ADD(c, field, v)                                                   \
+	__atomic_store_n(&(c)->field,                                          \
+			 __atomic_load_n(&(c)->field, __ATOMIC_RELAXED) + (v), \
+			 __ATOMIC_RELAXED)
+
+/* 2 MiB data frames split into smaller leaves: mapped 4 KiB pages left. */
+struct huge_ref {
+	aspace_hpa_t hpa; /* 0: empty slot */
+	uint32_t pages;
+};
+struct huge_refs {
+	struct huge_ref *v;
+	size_t n, cap; /* open addressing, cap a power of two */
+};
+
+struct aspace {
+	/* Hot, read-mostly: the walker's view. */
+	struct pt_format fmt;
+	void *root_va;
+	bool direct;
+	uintptr_t dm_offset;
+	enum aspace_rcu rcu;
+	struct aspace_hal hal;
+	aspace_gpa_t base, last; /* window [base, last] */
+	struct area_set *areas;	 /* RCU-published */
+
+	/* Control path, under lock. */
+	pthread_mutex_t lock;
+	struct aspace_config cfg;
+	aspace_hpa_t root_hpa;
+	size_t root_size;
+	uint64_t area_gen;
+	struct frame_cache ctl_cache;
+	struct counters ctl;
+	struct counters retired; /* of detached vCPUs */
+	struct cds_list_head vcpus;
+	struct huge_refs huge;
+	unsigned nvcpus;
+	struct area_set
+		*retired_sets; /* replaced, freed at the next grace period */
+	int tsan_gp; /* ThreadSanitizer: happens-before across grace periods */
+};
+
+struct aspace_vcpu {
+	struct aspace *as;
+	const struct area
+		*last_area; /* lookup cache, valid while gen matches */
+	uint64_t last_gen;
+	struct counters cnt;
+	struct frame_cache cache;
+	struct cds_list_head node;
+} __attribute__((aligned(64)));
+
+static inline struct area_set *areas_get(struct aspace *as)
+{
+	return __atomic_load_n(&as->areas, __ATOMIC_ACQUIRE);
+}
+
+static inline void *pt_va(const struct aspace *as, aspace_hpa_t hpa)
+{
+	if (as->direct)
+		return (void *)(uintptr_t)(hpa + as->dm_offset);
+	return as->hal.phys_to_virt(as->hal.ctx, hpa);
+}
+
+/* frames.c */
+void cache_init(struct frame_cache *c, unsigned batch);
+int cache_topup(struct aspace *as, struct frame_cache *c, unsigned need);
+void cache_drain(struct aspace *as, struct frame_cache *c, unsigned keep);
+aspace_hpa_t cache_pop(struct frame_cache *c);
+void cache_push(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa);
+int cache_pop_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t *hpa);
+void cache_push_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa);
+int stack_reserve(struct aspace *as, struct frame_stack *s, size_t n,
+		  size_t size);
+void stack_release(struct aspace *as, struct frame_stack *s, size_t size);
+struct pt_op;
+void free_list_add(struct pt_op *op, aspace_hpa_t hpa, uint64_t size);
+void free_list_commit(struct pt_op *op);
+void frame_zero(struct aspace *as, aspace_hpa_t hpa, size_t size);
+int huge_refs_reserve(struct huge_refs *h, size_t more);
+bool huge_refs_put(struct huge_refs *h, aspace_hpa_t hpa, uint32_t pages);
+void huge_refs_add(struct huge_refs *h, aspace_hpa_t hpa, uint32_t pages);
+bool huge_refs_tracked(struct huge_refs *h, aspace_hpa_t hpa);
+
+/* rcu.c */
+void as_grace_period(struct aspace *as);
+int as_thread_register(enum aspace_rcu rcu);
+void as_thread_unregister(enum aspace_rcu rcu);
+void as_tsan_acquire(struct aspace *as);
+
+/* walk.c: the control-path operation context */
+struct flush_batch {
+	unsigned n;
+	bool all;
+	aspace_gpa_t gpa[8];
+	uint64_t size[8];
+};
+void flush_add(struct flush_batch *fb, aspace_gpa_t gpa, uint64_t size);
+void flush_run(struct aspace *as, struct flush_batch *fb);
+
+struct pt_op {
+	struct aspace *as;
+	const struct area_set *set; /* areas after the operation */
+	const struct area_set *old; /* areas before it */
+	struct frame_stack tables;  /* reserved table frames */
+	struct frame_stack data4k, data2m;
+	struct flush_batch flush;
+	struct free_list freed;
+	size_t tables_needed, data4k_needed, data2m_needed; /* dry run */
+	bool dry;
+	bool no_2m_data; /* populate: 4 KiB frames only */
+};
+
+/* Walk results. */
+struct pt_lookup {
+	pte_t pte;
+	unsigned level;
+	pte_t *ptep;
+};
+int pt_lookup(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *out);
+
+void pt_map_linear(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
+		   aspace_hpa_t hpa, unsigned flags);
+void pt_populate(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
+		 unsigned flags);
+void pt_unmap(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
+	      bool free_data);
+void pt_protect(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
+		unsigned flags, bool alloc);
+int pt_install(struct aspace *as, struct frame_cache *c, struct counters *cnt,
+	       aspace_gpa_t gpa, unsigned target, pte_t leaf);
+void pt_free_root(struct aspace *as);
+unsigned pt_split_tables_max(const struct aspace *as);
+
+/* fault.c */
+const struct area *vcpu_area(struct aspace_vcpu *v, aspace_gpa_t gpa);
+int fault_resolve(struct aspace *as, struct frame_cache *cache,
+		  struct counters *cnt, const struct area *a, aspace_gpa_t gpa);
+
+/* aspace.c */
+bool flags_valid(unsigned flags);
+
+#endif

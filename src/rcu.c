@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "rcu.h"
+
+/* Per-thread registration counts: one thread may serve several vCPUs. */
+static __thread unsigned memb_refs, qsbr_refs;
+
+int as_thread_register(enum aspace_rcu rcu)
+{
+	if (rcu == ASPACE_RCU_MEMB) {
+		if (memb_refs++ == 0)
+			urcu_memb_register_thread();
+	} else {
+		if (qsbr_refs++ == 0)
+			urcu_qsbr_register_thread();
+	}
+	return 0;
+}
+
+void as_thread_unregister(enum aspace_rcu rcu)
+{
+	if (rcu == ASPACE_RCU_MEMB) {
+		if (--memb_refs == 0)
+			urcu_memb_unregister_thread();
+	} else {
+		if (--qsbr_refs == 0)
+			urcu_qsbr_unregister_thread();
+	}
+}
+
+void as_tsan_acquire(struct aspace *as)
+{
+#ifdef ASPACE_TSAN
+	__tsan_acquire(&as->tsan_gp);
+#endif
+}
+
+/*
+ * Wait until every reader that may see the old state is gone, then free
+ * the area sets replaced since the last grace period. Called under
+ * as->lock. Without attached vCPUs there are no readers: control-path
+ * readers hold as->lock themselves.
+ */
+void as_grace_period(struct aspace *as)
+{
+	struct area_set *set = as->retired_sets;
+
+	if (as->nvcpus) {
+		if (as->rcu == ASPACE_RCU_MEMB)
+			urcu_memb_synchronize_rcu();
+		else
+			urcu_qsbr_synchronize_rcu();
+		as_tsan_acquire(as);
+	}
+	as->retired_sets = NULL;
+	while (set) {
+		struct area_set *next = set->retired_next;
+
+		free(set);
+		set = next;
+	}
+}

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The generic table walker.
+ *
+ * Two kinds of walk:
+ *  - pt_lookup / pt_install: one GPA, root to leaf, lock-free. They run on
+ *    vCPU threads under RCU and only ever turn empty entries into tables
+ *    or leaves with compare-and-swap (invariant I3 in internal.h).
+ *  - the range walkers (map, populate, unmap, protect): the control path,
+ *    under as->lock. Map and populate first run "dry" over the same code
+ *    to count the frames they will need, so that every frame is reserved
+ *    before the first entry changes and the commit pass cannot fail.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+static inline pte_t *pt_table(struct aspace *as, pte_t pte)
+{
+	return pt_va(as, pte_addr(&as->fmt, pte));
+}
+
+int pt_lookup(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *out)
+{
+	const struct pt_format *f = &as->fmt;
+	pte_t *table = as->root_va;
+	unsigned level = f->levels - 1u;
+
+	for (;;) {
+		pte_t *p = &table[pt_index(f, gpa, level)];
+		pte_t pte = pte_load(p);
+
+		out->pte = pte;
+		out->level = level;
+		out->ptep = p;
+		if (!pte_present(f, pte))
+			return pte == PTE_FROZEN ? -EAGAIN : -ENOENT;
+		if (!pte_is_table(f, pte, level))
+			return 0;
+		table = pt_table(as, pte);
+		level--;
+	}
+}
+
+/*
+ * Install a leaf for gpa at level target, creating missing tables from the
+ * cache (which the caller topped up: this never calls the allocator).
+ * Returns 0 when our leaf went in; -EEXIST when a leaf already maps gpa
+ * (at this level or above: another vCPU won, or a bigger block); -EAGAIN
+ * on a frozen entry; -EBUSY when a table sits where a block was wanted.
+ */
+int pt_install(struct aspace *as, struct frame_cache *c, struct counters *cnt,
+	       aspace_gpa_t gpa, unsigned target, pte_t leaf)
+{
+	const struct pt_format *f = &as->fmt;
+	pte_t *table = as->root_va;
+	unsigned level = f->levels - 1u;
+
+	for (;; level--) {
+		pte_t *p = &table[pt_index(f, gpa, level)];
+		pte_t pte = pte_load(p);
+
+		if (level == target) {
+			if (pte == 0 && pte_cas(p, 0, leaf))
+				return 0;
+			pte = pte_load(p);
+			if (pte == PTE_FROZEN)
+				return -EAGAIN;
+			return pte_is_table(f, pte, level) ? -EBUSY : -EEXIST;
+		}
+		if (pte == 0) {
+			aspace_hpa_t hpa = cache_pop(c);
+			pte_t new = pte_mk_table(f, hpa);
+
+			frame_zero(as, hpa, ASPACE_PAGE_SIZE);
+			if (pte_cas(p, 0, new)) {
+				CNT_ADD(cnt, tables, 1);
+				pte = new;
+			} else {
+				/* Lost the race: the frame goes back. */
+				cache_push(as, c, hpa);
+				pte = pte_load(p);
+			}
+		}
+		if (pte == PTE_FROZEN)
+			return -EAGAIN;
+		if (!pte_is_table(f, pte, level))
+			return -EEXIST;
+		table = pt_table(as, pte);
+	}
+}
+
+/* ---- control path: reservations and deferred invalidation ---- */
+
+void flush_add(struct flush_batch *fb, aspace_gpa_t gpa, uint64_t size)
+{
+	if (fb->all)
+		return;
+	if (fb->n && fb->gpa[fb->n - 1] + fb->size[fb->n - 1] == gpa) {
+		fb->size[fb->n - 1] += size;
+		return;
+	}
+	if (fb->n == sizeof(fb->gpa) / sizeof(fb->gpa[0])) {
+		/* Past the threshold, one global flush beats many. */
+		fb->all = true;
+		return;
+	}
+	fb->gpa[fb->n] = gpa;
+	fb->size[fb->n] = size;
+	fb->n++;
+}
+
+void flush_run(struct aspace *as, struct flush_batch *fb)
+{
+	if (as->hal.flush) {
+		if (fb->all) {
+			as->hal.flush(as->hal.ctx, 0, 0);
+			CNT_ADD(&as->ctl, flushes, 1);
+		} else {
+			for (unsigned i = 0; i < fb->n; i++)
+				as->hal.flush(as->hal.ctx, fb->gpa[i],
+					      fb->size[i]);
+			CNT_ADD(&as->ctl, flushes, fb->n);
+		}
+	}
+	fb->n = 0;
+	fb->all = false;
+}
+
+static aspace_hpa_t op_pop(struct frame_stack *s)
+{
+	assert(s->n > 0);
+	return s->v[--s->n];
+}
+
+/* A zeroed table frame from the reservation. */
+static pte_t *op_new_table(struct pt_op *op, aspace_hpa_t *hpa)
+{
+	*hpa = op_pop(&op->tables);
+	frame_zero(op->as, *hpa, ASPACE_PAGE_SIZE);
+	CNT_ADD(&op->as->ctl, tables, 1);
+	return pt_va(op->as, *hpa);
+}
+
+/*
+ * The child table behind entry p, created if empty. In a dry run a missing
+ * table is counted and NULL stands for it: an empty virtual table.
+ */
+static pte_t *op_child(struct pt_op *op, pte_t *p, unsigned level)
+{
+	const struct pt_format *f = &op->as->fmt;
+	pte_t pte = p ? pte_load(p) : 0;
+	aspace_hpa_t hpa;
+	pte_t *child;
+
+	if (pte == 0 && op->dry) {
+		op->tables_needed++;
+		return NULL;
+	}
+	if (pte == 0) {
+		child = op_new_table(op, &hpa);
+		/* A vCPU faulting in a neighbouring area may race us here. */
+		if (pte_cas(p, 0, pte_mk_table(f, hpa)))
+			return child;
+		CNT_ADD(&op->as->ctl, tables, -1);
+		op->tables.v[op->tables.n++] = hpa;
+		pte = pte_load(p);
+	}
+	assert(pte_is_table(f, pte, level));
+	return pt_table(op->as, pte);
+}
+
+/* ---- map_linear and populate ---- */
+
+struct map_args {
+	aspace_hpa_t hpa_lo; /* linear: host address of the range start */
+	aspace_gpa_t lo;
+	unsigned flags;
+	bool alloc;
+};
+
+static bool map_block_ok(struct pt_op *op, const struct map_args *m,
+			 aspace_gpa_t gpa, unsigned level)
+{
+	const struct pt_format *f = &op->as->fmt;
+
+	if (!pt_leaf_ok(f, level))
+		return false;
+	if (m->alloc) /* data frames are 4 KiB or 2 MiB */
+		return level == 1 && !op->no_2m_data;
+	return ALIGNED(m->hpa_lo + (gpa - m->lo), PT_LEVEL_SIZE(level));
+}
+
+static void map_leaf(struct pt_op *op, const struct map_args *m, pte_t *p,
+		     aspace_gpa_t gpa, unsigned level)
+{
+	struct aspace *as = op->as;
+	uint64_t size = PT_LEVEL_SIZE(level);
+	aspace_hpa_t hpa;
+
+	if (op->dry) {
+		if (m->alloc && level)
+			op->data2m_needed++;
+		else if (m->alloc)
+			op->data4k_needed++;
+		return;
+	}
+	assert(pte_load(p) == 0);
+	if (m->alloc) {
+		hpa = op_pop(level ? &op->data2m : &op->data4k);
+		frame_zero(as, hpa, size);
+		CNT_ADD(&as->ctl, data_bytes, size);
+	} else {
+		hpa = m->hpa_lo + (gpa - m->lo);
+	}
+	/* Nobody else writes leaves of an unpublished range. */
+	pte_store(p, pte_mk_leaf(&as->fmt, hpa, level, m->flags));
+	CNT_ADD(&as->ctl, leaves[level], 1);
+}
+
+static void map_level(struct pt_op *op, const struct map_args *m, pte_t *table,
+		      unsigned level, aspace_gpa_t lo, aspace_gpa_t hi)
+{
+	const struct pt_format *f = &op->as->fmt;
+	uint64_t size = PT_LEVEL_SIZE(level);
+
+	for (aspace_gpa_t gpa = lo; gpa < hi;) {
+		aspace_gpa_t slot = ALIGN_DOWN(gpa, size);
+		aspace_gpa_t next = MIN(slot + size, hi);
+		pte_t *p = table ? &table[pt_index(f, gpa, level)] : NULL;
+		pte_t pte = p ? pte_load(p) : 0;
+
+		if (level == 0 ||
+		    (pte == 0 && gpa == slot && next == slot + size &&
+		     map_block_ok(op, m, gpa, level)))
+			map_leaf(op, m, p, gpa, level);
+		else
+			map_level(op, m, op_child(op, p, level), level - 1, gpa,
+				  next);
+		gpa = next;
+	}
+}
+
+void pt_map_linear(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
+		   aspace_hpa_t hpa, unsigned flags)
+{
+	struct map_args m = {.hpa_lo = hpa, .lo = lo, .flags = flags};
+
+	map_level(op, &m, op->as->root_va, op->as->fmt.levels - 1u, lo, hi);
+}
+
+void pt_populate(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
+		 unsigned flags)
+{
+	struct map_args m = {.lo = lo, .flags = flags, .alloc = true};
+
+	map_level(op, &m, op->as->root_va, op->as->fmt.levels - 1u, lo, hi);
+}
+
+/* ---- splitting, unmapping, protecting ---- */
+
+/* Upper bound of tables one unmap or protect may need: both edges split. */
+unsigned pt_split_tables_max(const struct aspace *as)
+{
+	return 2u * (as->fmt.levels - 1u);
+}
+
+/*
+ * Replace the block at p by a table of smaller leaves with the same
+ * translation. EPT and G-stage swap in one store: nothing changes for the
+ * CPU, so no flush. Arm requires break-before-make when a block becomes a
+ * table: freeze (walkers back off), flush, then install.
+ */
+static pte_t *split_block(struct pt_op *op, pte_t *p, unsigned level,
+			  aspace_gpa_t slot, bool alloc_frame)
+{
+	struct aspace *as = op->as;
+	const struct pt_format *f = &as->fmt;
+	pte_t pte = pte_load(p);
+	aspace_hpa_t base = pte_addr(f, pte), hpa;
+	uint64_t csize = PT_LEVEL_SIZE(level - 1);
+	pte_t keep = pte & ~(f->oa_mask | f->size_bits[0] | f->size_bits[1]);
+	pte_t *child = op_new_table(op, &hpa);
+
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		child[i] = keep | pte_oa(f, base + i * csize) |
+			   f->size_bits[level - 1 > 0];
+	if (alloc_frame) /* a 2 MiB data frame now backs 512 leaves */
+		huge_refs_add(&as->huge, base,
+			      (uint32_t)(PT_LEVEL_SIZE(level) >> 12));
+	CNT_ADD(&as->ctl, leaves[level], -1);
+	CNT_ADD(&as->ctl, leaves[level - 1], PT_ENTRIES);
+	CNT_ADD(&as->ctl, splits, 1);
+	if (f->id == ASPACE_FMT_S2_4K) {
+		pte_store(p, PTE_FROZEN);
+		if (as->hal.flush) {
+			as->hal.flush(as->hal.ctx, slot, PT_LEVEL_SIZE(level));
+			CNT_ADD(&as->ctl, flushes, 1);
+		}
+	}
+	pte_store(p, pte_mk_table(f, hpa));
+	return child;
+}
+
+/* Return a data frame (or part of a split 2 MiB one) after the grace period. */
+static void release_data(struct pt_op *op, aspace_hpa_t hpa, uint64_t size)
+{
+	struct aspace *as = op->as;
+
+	CNT_ADD(&as->ctl, data_bytes, -size);
+	if (size == ASPACE_PAGE_SIZE &&
+	    huge_refs_tracked(&as->huge, ALIGN_DOWN(hpa, ASPACE_BLOCK_2M))) {
+		aspace_hpa_t huge = ALIGN_DOWN(hpa, ASPACE_BLOCK_2M);
+
+		if (huge_refs_put(&as->huge, huge, 1))
+			free_list_add(op, huge, ASPACE_BLOCK_2M);
+		return;
+	}
+	free_list_add(op, hpa, size);
+}
+
+/*
+ * Free a table that no area reaches any more, with whatever it still
+ * holds: leaves of areas removed by this operation (op->old tells whether
+ * their frames were allocated) and child tables.
+ */
+static void free_table(struct pt_op *op, pte_t *table, aspace_hpa_t hpa,
+		       unsigned level, aspace_gpa_t span)
+{
+	struct aspace *as = op->as;
+	const struct pt_format *f = &as->fmt;
+	uint64_t size = PT_LEVEL_SIZE(level);
+
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		pte_t pte = pte_load(&table[i]);
+		aspace_gpa_t gpa = span + i * size;
+
+		if (!pte_present(f, pte))
+			continue;
+		if (pte_is_table(f, pte, level)) {
+			free_table(op, pt_table(as, pte), pte_addr(f, pte),
+				   level - 1, gpa);
+			continue;
+		}
+		const struct area *a = area_find(op->old, gpa);
+
+		CNT_ADD(&as->ctl, leaves[level], -1);
+		if (a && a->kind == AREA_ALLOC)
+			release_data(op, pte_addr(f, pte), size);
+	}
+	CNT_ADD(&as->ctl, tables, -1);
+	free_list_add(op, hpa, ASPACE_PAGE_SIZE);
+}
+
+static void unmap_level(struct pt_op *op, pte_t *table, unsigned level,
+			aspace_gpa_t lo, aspace_gpa_t hi, bool free_data)
+{
+	struct aspace *as = op->as;
+	const struct pt_format *f = &as->fmt;
+	uint64_t size = PT_LEVEL_SIZE(level);
+
+	for (aspace_gpa_t gpa = lo; gpa < hi;) {
+		aspace_gpa_t slot = ALIGN_DOWN(gpa, size);
+		aspace_gpa_t next = MIN(slot + size, hi);
+		pte_t *p = &table[pt_index(f, gpa, level)];
+		pte_t pte = pte_load(p);
+		pte_t *child;
+
+		gpa = next;
+		if (!pte_present(f, pte))
+			continue;
+		if (!pte_is_table(f, pte, level)) {
+			if (slot >= lo && slot + size <= hi) {
+				pte_xchg(p, 0);
+				flush_add(&op->flush, slot, size);
+				CNT_ADD(&as->ctl, leaves[level], -1);
+				if (free_data)
+					release_data(op, pte_addr(f, pte),
+						     size);
+				continue;
+			}
+			child = split_block(op, p, level, slot,
+					    free_data && level == 1);
+			pte = pte_load(p);
+		} else {
+			child = pt_table(as, pte);
+		}
+		unmap_level(op, child, level - 1, MAX(lo, slot), next,
+			    free_data);
+		if (area_intersects(op->set, slot, slot + size))
+			continue;
+		/* No area reaches this table any more (I2): unlink it. */
+		pte_xchg(p, 0);
+		flush_add(&op->flush, slot, size);
+		free_table(op, child, pte_addr(f, pte), level - 1, slot);
+	}
+}
+
+void pt_unmap(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
+	      bool free_data)
+{
+	unmap_level(op, op->as->root_va, op->as->fmt.levels - 1u, lo, hi,
+		    free_data);
+}
+
+static void protect_level(struct pt_op *op, pte_t *table, unsigned level,
+			  aspace_gpa_t lo, aspace_gpa_t hi, unsigned flags,
+			  bool alloc)
+{
+	struct aspace *as = op->as;
+	const struct pt_format *f = &as->fmt;
+	uint64_t size = PT_LEVEL_SIZE(level);
+	pte_t attr = f->leaf_attr[level > 0][flags] & f->attr_mask;
+
+	for (aspace_gpa_t gpa = lo; gpa < hi;) {
+		aspace_gpa_t slot = ALIGN_DOWN(gpa, size);
+		aspace_gpa_t next = MIN(slot + size, hi);
+		pte_t *p = &table[pt_index(f, gpa, level)];
+		pte_t pte = pte_load(p);
+		pte_t *child;
+
+		gpa = next;
+		if (!pte_present(f, pte))
+			continue;
+		if (!pte_is_table(f, pte, level)) {
+			if (slot >= lo && slot + size <= hi) {
+				pte_t new = (pte & ~f->attr_mask) | attr;
+
+				if (new != pte) {
+					pte_xchg(p, new);
+					flush_add(&op->flush, slot, size);
+				}
+				continue;
+			}
+			child = split_block(op, p, level, slot,
+					    alloc && level == 1);
+		} else {
+			child = pt_table(as, pte);
+		}
+		protect_level(op, child, level - 1, MAX(lo, slot), next, flags,
+			      alloc);
+	}
+}
+
+void pt_protect(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
+		unsigned flags, bool alloc)
+{
+	protect_level(op, op->as->root_va, op->as->fmt.levels - 1u, lo, hi,
+		      flags, alloc);
+}
