@@ -680,15 +680,17 @@ void aspace_vcpu_online(struct aspace_vcpu *v)
 void aspace_stats(struct aspace *as, struct aspace_stats *st)
 {
 	struct counters sum = {0};
-	struct aspace_vcpu *v;
+	struct cds_list_head *pos;
 
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&as->lock);
 	counters_add(&sum, &as->ctl);
 	counters_add(&sum, &as->retired);
 	st->cache_frames = as->ctl_cache.n4k;
-	cds_list_for_each_entry(v, &as->vcpus, node)
-	{
+	cds_list_for_each (pos, &as->vcpus) {
+		struct aspace_vcpu *v =
+			caa_container_of(pos, struct aspace_vcpu, node);
+
 		counters_add(&sum, &v->cnt);
 		st->cache_frames +=
 			__atomic_load_n(&v->cache.n4k, __ATOMIC_RELAXED);
