@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Faults: lazy 4 KiB and 2 MiB faults on the vCPU path (and through the
+ * control path's mutex), eager population, and their floor: taking a frame
+ * from a filled array and zeroing it, which is the work a fault cannot
+ * avoid.
+ *
+ * A run faults its way through a fresh 1 GiB lazy area; when the area is
+ * used up, the threads meet, one of them unmaps and re-maps it with the
+ * clock stopped, and the faulting goes on.
+ */
+#include "bench_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define FAULT_GPA (64 * GiB)
+#define FAULT_AREA (1 * GiB)
+#define POPULATE_SIZE (64 * MiB)
+
+struct fault_case {
+	const struct bench_format *fmt;
+	bool big; /* 2 MiB frames (else a platform with 4 KiB leaves only) */
+	bool control; /* aspace_handle_fault under the mutex */
+	bool same;    /* every thread faults the same pages */
+	struct bench_shared shared;
+};
+
+struct fault_fixture {
+	struct aspace *as;
+	pthread_barrier_t round;
+};
+
+static uint64_t fault_step(const struct fault_case *c)
+{
+	return c->big ? ASPACE_BLOCK_2M : ASPACE_PAGE_SIZE;
+}
+
+static int map_area(struct aspace *as)
+{
+	return aspace_map_alloc(as, FAULT_GPA, FAULT_AREA,
+				ASPACE_READ | ASPACE_WRITE, false);
+}
+
+static void *fault_setup(void *arg, int threads)
+{
+	const struct fault_case *c = arg;
+	struct fault_fixture *fx = calloc(1, sizeof(*fx));
+
+	if (!fx)
+		return NULL;
+	if (bench_create(c->fmt, !c->big, &fx->as)) {
+		free(fx);
+		return NULL;
+	}
+	if (map_area(fx->as)) {
+		aspace_destroy(fx->as);
+		free(fx);
+		return NULL;
+	}
+	pthread_barrier_init(&fx->round, NULL, (unsigned)threads);
+	return fx;
+}
+
+static void fault_teardown(void *obj)
+{
+	struct fault_fixture *fx = obj;
+
+	aspace_destroy(fx->as);
+	pthread_barrier_destroy(&fx->round);
+	free(fx);
+}
+
+/* Every thread comes here at the same iteration: the area is used up. */
+static int next_round(struct fault_fixture *fx, gb_state *st)
+{
+	int rc = 0;
+
+	pthread_barrier_wait(&fx->round);
+	if (gb_thread_index(st) == 0) {
+		rc = aspace_unmap(fx->as, FAULT_GPA, FAULT_AREA);
+		if (!rc)
+			rc = map_area(fx->as);
+	}
+	pthread_barrier_wait(&fx->round);
+	return rc;
+}
+
+static void report_spurious(gb_state *st, struct aspace *as)
+{
+	struct aspace_stats s;
+
+	if (gb_thread_index(st) != 0)
+		return;
+	aspace_stats(as, &s);
+	if (s.faults)
+		gb_counter(st, "spurious_pct",
+			   100.0 * (double)s.faults_spurious / (double)s.faults,
+			   GB_COUNTER_PLAIN);
+}
+
+static void bm_fault(gb_state *st, void *arg)
+{
+	struct fault_case *c = arg;
+	struct fault_fixture *fx = bench_shared_get(&c->shared, fault_setup, c,
+						    gb_thread_count(st));
+	uint64_t step = fault_step(c), pages = FAULT_AREA / step;
+	uint64_t per_round = c->same ? pages : pages / gb_thread_count(st);
+	uint64_t first = c->same ? 0 : per_round * gb_thread_index(st);
+	uint64_t k = 0, n;
+	struct aspace_vcpu *vcpu = NULL;
+	int bad = 0;
+
+	if (!fx) {
+		bench_failed(st, -ENOMEM, "fault set-up");
+		goto fail;
+	}
+	if (!c->control && !(vcpu = aspace_vcpu_attach(fx->as))) {
+		bench_failed(st, -errno, "vcpu_attach");
+		goto fail;
+	}
+	n = gb_max_iterations(st);
+	while (gb_keep_running_batch(st, n)) {
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t gpa;
+
+			if (k == per_round) {
+				gb_pause(st);
+				bad |= next_round(fx, st);
+				gb_resume(st);
+				k = 0;
+			}
+			gpa = FAULT_GPA + (first + k++) * step;
+			if (vcpu)
+				bad |= aspace_vcpu_fault(vcpu, gpa,
+							 ASPACE_WRITE);
+			else
+				bad |= aspace_handle_fault(fx->as, gpa,
+							   ASPACE_WRITE);
+		}
+	}
+	bench_failed(st, bad, "fault");
+	gb_set_items_processed(st, (int64_t)gb_iterations(st));
+	if (c->same)
+		report_spurious(st, fx->as);
+	goto out;
+fail:
+	bench_drain(st);
+out:
+	if (vcpu)
+		aspace_vcpu_detach(vcpu);
+	bench_shared_put(&c->shared, fault_teardown);
+}
+
+/*
+ * The floor's frames: a pool larger than the caches, touched once so that
+ * the host kernel's own page faults stay out of the measurement.
+ */
+#define POOL_SIZE (256 * MiB)
+static char *pool;
+
+static void pool_free(void)
+{
+	munmap(pool, POOL_SIZE);
+	pool = NULL;
+}
+
+static char *pool_get(void)
+{
+	if (!pool) {
+		void *p =
+			mmap(NULL, POOL_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+		if (p == MAP_FAILED)
+			return NULL;
+		memset(p, 1, POOL_SIZE);
+		pool = p;
+		bench_at_end(pool_free);
+	}
+	return pool;
+}
+
+static void bm_fault_floor(gb_state *st, void *arg)
+{
+	const struct fault_case *c = arg;
+	uint64_t step = fault_step(c), nframes = POOL_SIZE / step, top = 0, n;
+	char *base = pool_get(), **frames;
+
+	frames = malloc(nframes * sizeof(*frames));
+	if (!base || !frames) {
+		bench_failed(st, -ENOMEM, "frame pool");
+		bench_drain(st);
+		free(frames);
+		return;
+	}
+	/* Filled so that pops come out in address order, as a fresh
+	 * allocator hands them out. */
+	for (uint64_t i = 0; i < nframes; i++)
+		frames[i] = base + (nframes - 1 - i) * step;
+	n = gb_max_iterations(st);
+	while (gb_keep_running_batch(st, n))
+		for (uint64_t i = 0; i < n; i++) {
+			char *frame;
+
+			if (top == 0)
+				top = nframes; /* the frames came back */
+			frame = frames[--top];
+			memset(frame, 0, step);
+			gb_clobber_memory();
+		}
+	gb_set_items_processed(st, (int64_t)gb_iterations(st));
+	free(frames);
+}
+
+/* map_alloc(populate) of POPULATE_SIZE: the time per frame installed. */
+static void bm_populate(gb_state *st, void *arg)
+{
+	const struct fault_case *c = arg;
+	uint64_t frames = POPULATE_SIZE / fault_step(c), n;
+	struct aspace *as;
+	int bad = 0;
+
+	if (bench_failed(st, bench_create(c->fmt, !c->big, &as), "create")) {
+		bench_drain(st);
+		return;
+	}
+	n = gb_max_iterations(st);
+	while (gb_keep_running_batch(st, n))
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t t0 = bench_now_ns(), t1;
+
+			bad |= aspace_map_alloc(as, FAULT_GPA, POPULATE_SIZE,
+						ASPACE_READ | ASPACE_WRITE,
+						true);
+			t1 = bench_now_ns();
+			gb_set_iteration_time(st, (double)(t1 - t0) * 1e-9);
+			bad |= aspace_unmap(as, FAULT_GPA, POPULATE_SIZE);
+		}
+	bench_failed(st, bad, "map_alloc/unmap");
+	gb_set_items_processed(st, (int64_t)(gb_iterations(st) * frames));
+	aspace_destroy(as);
+}
+
+static struct fault_case *new_case(const struct bench_format *fmt, bool big,
+				   bool control, bool same)
+{
+	struct fault_case *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		abort();
+	*c = (struct fault_case){fmt, big, control, same, BENCH_SHARED_INIT};
+	return c;
+}
+
+static void repeat(gb_bench *b, int reps)
+{
+	if (reps > 1)
+		gb_display_aggregates_only(gb_repetitions(b, reps));
+}
+
+void bench_register_fault(int reps)
+{
+	const struct bench_format *ept4 = bench_format_by_name("EPT4");
+	static const char *const big_formats[] = {"EPT4", "S2_48", "SV48X4"};
+
+	for (unsigned i = 0; i < bench_nformats; i++) {
+		const struct bench_format *fmt = &bench_formats[i];
+
+		repeat(bench_register(bm_fault,
+				      new_case(fmt, false, false, false),
+				      "fault/%s/4k", fmt->name),
+		       fmt == ept4 ? reps : 1);
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		const struct bench_format *fmt =
+			bench_format_by_name(big_formats[i]);
+
+		bench_register(bm_fault, new_case(fmt, true, false, false),
+			       "fault/%s/2m", fmt->name);
+	}
+	repeat(bench_register(bm_fault_floor,
+			      new_case(ept4, false, false, false),
+			      "fault_floor/4k"),
+	       reps);
+	bench_register(bm_fault_floor, new_case(ept4, true, false, false),
+		       "fault_floor/2m");
+	for (int big = 0; big <= 1; big++)
+		gb_use_manual_time(bench_register(
+			bm_populate, new_case(ept4, big, false, false),
+			"populate/EPT4/%s", big ? "2m" : "4k"));
+}
+
+/*
+ * Thread scaling on one address space: each thread faults its own pages
+ * (disjoint) or all fault the same pages (same), on the vCPU path
+ * (lockfree) or through aspace_handle_fault (the mutex baseline).
+ */
+void bench_register_fault_scaling(int reps)
+{
+	const struct bench_format *ept4 = bench_format_by_name("EPT4");
+
+	for (int same = 0; same <= 1; same++)
+		for (int control = 0; control <= 1; control++) {
+			gb_bench *b = bench_register(
+				bm_fault, new_case(ept4, false, control, same),
+				"scale_fault/EPT4/%s/%s",
+				same ? "same" : "disjoint",
+				control ? "mutex" : "lockfree");
+
+			gb_use_real_time(b);
+			for (int t = 1; t <= 8; t *= 2)
+				gb_threads(b, t);
+			repeat(b, same ? 1 : reps);
+		}
+}

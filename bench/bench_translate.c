@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Translation: aspace_vcpu_translate (lock-free) and aspace_translate (the
+ * control path, under the address space mutex) over linear regions mapped
+ * with 4 KiB, 2 MiB or 1 GiB leaves, beside their floor: a pointer chase
+ * through a radix tree of plain memory with the same levels, the same root
+ * width and the same indices, so the ratio shows what the library adds to
+ * the loads a walk cannot avoid.
+ */
+#include "bench_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where the regions live in the guest and (fake) host address spaces. */
+#define XLATE_GPA (64 * GiB)
+#define XLATE_HPA (64 * GiB)
+/* A hot set: this many leaves, all cached after the first pass. */
+#define HOT_LEAVES 64
+
+struct xlate_case {
+	const struct bench_format *fmt;
+	enum bench_leaf leaf;
+	bool cold;
+	bool seq;
+	bool control; /* aspace_translate instead of the vCPU call */
+	struct bench_shared shared;
+};
+
+static uint64_t region_size(const struct xlate_case *c)
+{
+	if (!c->cold)
+		return HOT_LEAVES * bench_leaf_size[c->leaf];
+	return c->leaf == LEAF_1G ? 512 * GiB : 1 * GiB;
+}
+
+/*
+ * An HPA aligned to the leaf size but not to the next one up, so that
+ * map_linear has to use exactly the leaves asked for. Translation never
+ * dereferences it, so no host memory backs it.
+ */
+static uint64_t region_hpa(const struct xlate_case *c)
+{
+	return c->leaf == LEAF_1G ? XLATE_HPA
+				  : XLATE_HPA + bench_leaf_size[c->leaf];
+}
+
+static inline uint64_t next_gpa(const struct xlate_case *c, uint64_t mask,
+				uint64_t *rng, uint64_t *i)
+{
+	if (c->seq)
+		return XLATE_GPA + ((*i)++ * ASPACE_PAGE_SIZE & mask);
+	return XLATE_GPA + (bench_rand(rng) & mask);
+}
+
+static void *xlate_setup(void *arg, int threads)
+{
+	const struct xlate_case *c = arg;
+	struct aspace *as;
+
+	if (bench_create(c->fmt, false, &as))
+		return NULL;
+	if (aspace_map_linear(as, XLATE_GPA, region_hpa(c), region_size(c),
+			      ASPACE_READ | ASPACE_WRITE)) {
+		aspace_destroy(as);
+		return NULL;
+	}
+	return as;
+}
+
+static void xlate_teardown(void *obj)
+{
+	aspace_destroy(obj);
+}
+
+/* The walk must end at the leaf size and HPA the mapping promised. */
+static int check_translation(const struct xlate_case *c, struct aspace *as)
+{
+	uint64_t rng = bench_seed(99), mask = region_size(c) - 1;
+	struct aspace_xlate x;
+
+	for (int i = 0; i < 64; i++) {
+		uint64_t off = bench_rand(&rng) & mask;
+		int rc = aspace_translate(as, XLATE_GPA + off, &x);
+
+		if (rc)
+			return rc;
+		if (x.hpa != region_hpa(c) + off ||
+		    x.leaf_size != bench_leaf_size[c->leaf])
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static void bm_translate(gb_state *st, void *arg)
+{
+	struct xlate_case *c = arg;
+	struct aspace *as = bench_shared_get(&c->shared, xlate_setup, c,
+					     gb_thread_count(st));
+	struct aspace_vcpu *vcpu = NULL;
+	uint64_t rng = bench_seed(gb_thread_index(st));
+	uint64_t mask = region_size(c) - 1, acc = 0, i = 0, n;
+	struct aspace_xlate x;
+	int bad = 0;
+
+	if (!as) {
+		bench_failed(st, -ENOMEM, "map_linear");
+		goto fail;
+	}
+	if (gb_thread_index(st) == 0 &&
+	    bench_failed(st, check_translation(c, as), "translate check"))
+		goto fail;
+	if (!c->control && !(vcpu = aspace_vcpu_attach(as))) {
+		bench_failed(st, -errno, "vcpu_attach");
+		goto fail;
+	}
+	n = gb_max_iterations(st);
+	if (c->control) {
+		while (gb_keep_running_batch(st, n))
+			for (uint64_t k = 0; k < n; k++) {
+				uint64_t gpa = next_gpa(c, mask, &rng, &i);
+
+				bad |= aspace_translate(as, gpa, &x);
+				acc += x.hpa;
+			}
+	} else {
+		while (gb_keep_running_batch(st, n))
+			for (uint64_t k = 0; k < n; k++) {
+				uint64_t gpa = next_gpa(c, mask, &rng, &i);
+
+				bad |= aspace_vcpu_translate(vcpu, gpa, &x);
+				acc += x.hpa;
+			}
+	}
+	gb_keep_u64(acc);
+	bench_failed(st, bad, "translate");
+	gb_set_items_processed(st, (int64_t)gb_iterations(st));
+	goto out;
+fail:
+	bench_drain(st);
+out:
+	if (vcpu)
+		aspace_vcpu_detach(vcpu);
+	bench_shared_put(&c->shared, xlate_teardown);
+}
+
+/* The floor: a radix tree of plain memory shaped like the page table. */
+struct floor_tree {
+	uint64_t *root;
+	unsigned depth; /* loads per lookup */
+	unsigned shift[6];
+	uint64_t mask[6];
+	uint64_t offset_mask;
+	void **tables;
+	size_t ntables, cap;
+};
+
+static inline uint64_t floor_walk(const struct floor_tree *f, uint64_t gpa)
+{
+	const uint64_t *t = f->root;
+	unsigned l;
+
+	for (l = 0; l + 1 < f->depth; l++)
+		t = (const uint64_t *)(uintptr_t)
+			t[(gpa >> f->shift[l]) & f->mask[l]];
+	return t[(gpa >> f->shift[l]) & f->mask[l]] + (gpa & f->offset_mask);
+}
+
+static uint64_t *floor_table(struct floor_tree *f, size_t bytes)
+{
+	uint64_t *t = aligned_alloc(ASPACE_PAGE_SIZE, bytes);
+
+	if (!t)
+		abort();
+	memset(t, 0, bytes);
+	if (f->ntables == f->cap) {
+		f->cap = f->cap ? 2 * f->cap : 64;
+		f->tables = realloc(f->tables, f->cap * sizeof(*f->tables));
+		if (!f->tables)
+			abort();
+	}
+	f->tables[f->ntables++] = t;
+	return t;
+}
+
+static void floor_insert(struct floor_tree *f, uint64_t gpa, uint64_t hpa)
+{
+	uint64_t *t = f->root;
+	unsigned l;
+
+	for (l = 0; l + 1 < f->depth; l++) {
+		uint64_t *e = &t[(gpa >> f->shift[l]) & f->mask[l]];
+
+		if (!*e)
+			*e = (uintptr_t)floor_table(f, ASPACE_PAGE_SIZE);
+		t = (uint64_t *)(uintptr_t)*e;
+	}
+	t[(gpa >> f->shift[l]) & f->mask[l]] = hpa;
+}
+
+/*
+ * The tree for case c: the walk depth and root width come from the
+ * library's own description of the format (aspace_hw_root), the leaves
+ * from the region the translate benchmark maps.
+ */
+static int floor_build(const struct xlate_case *c, struct floor_tree *f)
+{
+	uint64_t leaf = bench_leaf_size[c->leaf], size = region_size(c);
+	struct aspace_hw_root hw;
+	struct aspace *as;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	rc = bench_create(c->fmt, false, &as);
+	if (rc)
+		return rc;
+	rc = aspace_hw_root(as, &hw);
+	aspace_destroy(as);
+	if (rc)
+		return rc;
+	f->depth = hw.levels - c->leaf;
+	for (unsigned l = 0; l < f->depth; l++) {
+		unsigned level = hw.levels - 1 - l; /* 0 = the 4 KiB level */
+
+		f->shift[l] = 12 + 9 * level;
+		f->mask[l] = l ? 511 : hw.root_size / 8 - 1;
+	}
+	f->offset_mask = leaf - 1;
+	f->root = floor_table(f, hw.root_size);
+	for (uint64_t off = 0; off < size; off += leaf)
+		floor_insert(f, XLATE_GPA + off, region_hpa(c) + off);
+	return 0;
+}
+
+static void floor_free(struct floor_tree *f)
+{
+	for (size_t i = 0; i < f->ntables; i++)
+		free(f->tables[i]);
+	free(f->tables);
+}
+
+static void bm_floor(gb_state *st, void *arg)
+{
+	const struct xlate_case *c = arg;
+	uint64_t rng = bench_seed(0), mask = region_size(c) - 1;
+	uint64_t acc = 0, i = 0, n, probe;
+	struct floor_tree f;
+
+	if (bench_failed(st, floor_build(c, &f), "floor set-up")) {
+		bench_drain(st);
+		return;
+	}
+	probe = XLATE_GPA + (mask & 0x123456789ull);
+	if (floor_walk(&f, probe) != region_hpa(c) + (probe - XLATE_GPA)) {
+		gb_skip_with_error(st, "floor tree walks to the wrong address");
+		bench_drain(st);
+		floor_free(&f);
+		return;
+	}
+	n = gb_max_iterations(st);
+	while (gb_keep_running_batch(st, n))
+		for (uint64_t k = 0; k < n; k++)
+			acc += floor_walk(&f, next_gpa(c, mask, &rng, &i));
+	gb_keep_u64(acc);
+	gb_set_items_processed(st, (int64_t)gb_iterations(st));
+	floor_free(&f);
+}
+
+static struct xlate_case *new_case(const struct bench_format *fmt,
+				   enum bench_leaf leaf, bool cold, bool seq,
+				   bool control)
+{
+	struct xlate_case *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		abort();
+	*c = (struct xlate_case){fmt, leaf,    cold,
+				 seq, control, BENCH_SHARED_INIT};
+	return c;
+}
+
+/* One translate benchmark and its floor; key ones repeat for a median. */
+static void register_pair(const struct bench_format *fmt, enum bench_leaf leaf,
+			  bool cold, bool seq, int reps)
+{
+	struct xlate_case *c = new_case(fmt, leaf, cold, seq, false);
+	const char *set = cold ? "cold" : "hot",
+		   *order = seq ? "seq" : "random";
+	gb_bench *t, *f;
+
+	t = bench_register(bm_translate, c, "translate/%s/%s/%s/%s", fmt->name,
+			   bench_leaf_name[leaf], set, order);
+	f = bench_register(bm_floor, c, "floor/%s/%s/%s/%s", fmt->name,
+			   bench_leaf_name[leaf], set, order);
+	if (reps > 1)
+		for (gb_bench *b = t; b; b = b == t ? f : NULL)
+			gb_display_aggregates_only(gb_repetitions(b, reps));
+}
+
+void bench_register_translate(int reps)
+{
+	const struct bench_format *ept4 = bench_format_by_name("EPT4");
+
+	/* The full matrix on EPT4. */
+	for (int leaf = LEAF_4K; leaf <= LEAF_1G; leaf++)
+		for (int cold = 1; cold >= 0; cold--)
+			for (int seq = 0; seq <= 1; seq++)
+				register_pair(ept4, leaf, cold, seq,
+					      leaf != LEAF_1G && cold && !seq
+						      ? reps
+						      : 1);
+	/* Every other format: the cases the goals and peers quote. */
+	for (unsigned i = 0; i < bench_nformats; i++) {
+		const struct bench_format *fmt = &bench_formats[i];
+
+		if (fmt == ept4)
+			continue;
+		register_pair(fmt, LEAF_4K, true, false, reps);
+		register_pair(fmt, LEAF_2M, true, false, 1);
+		register_pair(fmt, LEAF_4K, false, false, 1);
+	}
+	/* The control path, under the address space mutex. */
+	bench_register(bm_translate, new_case(ept4, LEAF_4K, true, false, true),
+		       "translate_control/EPT4/4k/cold/random");
+}
+
+/* Thread scaling: 1..8 vCPU threads on one address space, and the mutex. */
+void bench_register_translate_scaling(int reps)
+{
+	const struct bench_format *ept4 = bench_format_by_name("EPT4");
+
+	for (int control = 0; control <= 1; control++) {
+		struct xlate_case *c =
+			new_case(ept4, LEAF_4K, true, false, control);
+		gb_bench *b = bench_register(bm_translate, c,
+					     "scale_translate/EPT4/%s",
+					     control ? "mutex" : "lockfree");
+
+		gb_use_real_time(b);
+		for (int t = 1; t <= 8; t *= 2)
+			gb_threads(b, t);
+		if (reps > 1)
+			gb_display_aggregates_only(gb_repetitions(b, reps));
+	}
+}

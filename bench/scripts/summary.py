@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Goal report of one benchmark run: every figure is computed from the JSON
+of that run (medians where a benchmark was repeated).
+
+usage: summary.py RESULTS.json
+Exit status: 0, or 1 if a benchmark of the run reported an error."""
+
+import sys
+
+import benchjson
+
+FORMATS = ["EPT4", "EPT5", "S2_40", "S2_48", "SV39X4", "SV48X4", "SV57X4"]
+
+
+class Report:
+    def __init__(self, records):
+        self.r = records
+        self.rows = []
+        self.passed = self.missed = self.absent = 0
+
+    def rec(self, name):
+        return self.r.get(name)
+
+    def ns(self, name):
+        rec = self.r.get(name)
+        return rec.ns() if rec else None
+
+    def rate(self, name):
+        rec = self.r.get(name)
+        return rec.get("items_per_second") if rec else None
+
+    def line(self, text):
+        self.rows.append((text, None, None, None))
+
+    def section(self, title):
+        self.line("")
+        self.line(title)
+
+    def goal(self, what, value, target, ok, unit="x"):
+        """ok: a function of the measured value."""
+        if value is None:
+            self.rows.append((what, "n/a", target, "NOT RUN"))
+            self.absent += 1
+            return
+        good = ok(value)
+        self.passed += good
+        self.missed += not good
+        self.rows.append((what, fmt(value, unit), target,
+                          "PASS" if good else "MISS"))
+
+    def peer(self, what, value, lo, hi, unit, lower_is_better=True):
+        """A peer's figure (range lo..hi): BEAT beyond its best end,
+        MATCH inside the range, MISS beyond its worst end."""
+        target = "%s..%s" % (fmt(lo, unit), fmt(hi, unit)) if lo != hi \
+            else fmt(lo, unit)
+        if value is None:
+            self.rows.append((what, "n/a", target, "NOT RUN"))
+            return
+        best, worst = (lo, hi) if lower_is_better else (hi, lo)
+        if (value < best) if lower_is_better else (value > best):
+            verdict = "BEAT"
+        elif (value <= worst) if lower_is_better else (value >= worst):
+            verdict = "MATCH"
+        else:
+            verdict = "MISS"
+        self.rows.append((what, fmt(value, unit), "peer " + target,
+                          verdict))
+
+    def info(self, what, value, unit):
+        self.rows.append((what, "n/a" if value is None else fmt(value, unit),
+                          "", ""))
+
+    def print(self):
+        width = max(len(r[0]) for r in self.rows)
+        for what, value, target, verdict in self.rows:
+            if value is None:
+                print(what)
+            else:
+                print("  %-*s %12s  %-18s %s" % (width, what, value,
+                                                 target, verdict))
+
+
+def fmt(v, unit):
+    if unit == "x":
+        return "%.2fx" % v
+    if unit == "ns":
+        return "%.1f ns" % v
+    if unit == "/s":
+        for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if v >= scale:
+                return "%.2f%s/s" % (v / scale, suffix)
+        return "%.0f/s" % v
+    if unit == "":
+        return "%g" % v
+    return "%g %s" % (v, unit)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def translate_goals(rep):
+    rep.section("Translate vs its dependent-load floor (goal: within 2x)")
+    names = sorted(n for n in rep.r if n.startswith("translate/"))
+    for name in names:
+        floor = "floor/" + name[len("translate/"):]
+        rep.goal(name + " / floor", ratio(rep.ns(name), rep.ns(floor)),
+                 "<= 2.00x", lambda v: v <= 2.0)
+    if not names:
+        rep.goal("translate / floor", None, "<= 2.00x", None)
+    rep.info("translate_control/EPT4/4k/cold/random (mutex path)",
+             rep.ns("translate_control/EPT4/4k/cold/random"), "ns")
+
+
+def fault_goals(rep):
+    rep.section("Lazy fault vs its floor: frame pop + zeroing "
+                "(goal: 4 KiB within 1.5x)")
+    floor4k = rep.ns("fault_floor/4k")
+    rep.info("fault_floor/4k", floor4k, "ns")
+    for f in FORMATS:
+        name = "fault/%s/4k" % f
+        rep.goal(name + " / floor", ratio(rep.ns(name), floor4k),
+                 "<= 1.50x", lambda v: v <= 1.5)
+    floor2m = rep.ns("fault_floor/2m")
+    rep.info("fault_floor/2m", floor2m, "ns")
+    for name in sorted(n for n in rep.r if n.startswith("fault/")
+                       and n.endswith("/2m")):
+        rep.info(name + " / floor (no goal)", ratio(rep.ns(name), floor2m),
+                 "x")
+    for size in ("4k", "2m"):
+        rec = rep.rec("populate/EPT4/" + size)
+        per_frame = 1e9 / rec.get("items_per_second") \
+            if rec and rec.get("items_per_second") else None
+        rep.info("populate/EPT4/%s per frame" % size, per_frame, "ns")
+
+
+def map_goals(rep):
+    rep.section("map_linear")
+    rec = rep.rec("map_linear/EPT4/aligned/MiB:65536")
+    rep.goal("64 GiB, 1 GiB aligned: entries written",
+             rec.get("entries") if rec else None, "== 64",
+             lambda v: v == 64, unit="")
+    for f in FORMATS:
+        rec = rep.rec("map_linear/%s/4k_hpa/MiB:1024" % f)
+        ns = rec.ns() / rec.get("entries") \
+            if rec and rec.get("entries") else None
+        rep.info("1 GiB in 4 KiB leaves, %s: ns per entry" % f, ns, "ns")
+
+
+def scaling(rep, family):
+    """items/s by thread count for family (…/lockfree or …/mutex)."""
+    return {t: rep.rate("%s/threads:%d" % (family, t)) for t in (1, 2, 4, 8)}
+
+
+def scaling_goals(rep):
+    rep.section("Thread scaling (items/s of the whole run; this machine "
+                "has %s cpus)" % rep.cpus)
+    fault = scaling(rep, "scale_fault/EPT4/disjoint/lockfree")
+    fault_mutex = scaling(rep, "scale_fault/EPT4/disjoint/mutex")
+    same = scaling(rep, "scale_fault/EPT4/same/lockfree")
+    same_mutex = scaling(rep, "scale_fault/EPT4/same/mutex")
+    xl = scaling(rep, "scale_translate/EPT4/lockfree")
+    xl_mutex = scaling(rep, "scale_translate/EPT4/mutex")
+    for title, series in (("faults, disjoint pages, lock-free", fault),
+                          ("faults, disjoint pages, mutex baseline",
+                           fault_mutex),
+                          ("faults, same pages, lock-free", same),
+                          ("faults, same pages, mutex baseline", same_mutex),
+                          ("translate, lock-free", xl),
+                          ("translate, mutex baseline", xl_mutex)):
+        rep.line("  %-40s %s" % (title + ":", "  ".join(
+            "%dT %-9s" % (t, fmt(v, "/s") if v else "n/a")
+            for t, v in series.items())))
+    rep.goal("faults: 2 threads / 1 thread", ratio(fault[2], fault[1]),
+             ">= 1.80x", lambda v: v >= 1.8)
+    rep.goal("faults: 8 threads / 2 threads", ratio(fault[8], fault[2]),
+             ">= 1.00x", lambda v: v >= 1.0)
+    rep.goal("translate: 2 threads / 1 thread", ratio(xl[2], xl[1]),
+             ">= 1.90x", lambda v: v >= 1.9)
+    rep.goal("translate: 8 threads / 2 threads", ratio(xl[8], xl[2]),
+             ">= 1.00x", lambda v: v >= 1.0)
+    rep.goal("faults: lock-free / mutex at 2 threads",
+             ratio(fault[2], fault_mutex[2]), ">= 1.80x",
+             lambda v: v >= 1.8)
+    rep.goal("translate: lock-free / mutex at 2 threads",
+             ratio(xl[2], xl_mutex[2]), ">= 1.80x", lambda v: v >= 1.8)
+    rep.info("faults, same pages: lock-free / mutex at 2 threads",
+             ratio(same[2], same_mutex[2]), "x")
+    rep.peers = (fault, fault_mutex)
+
+
+def area_info(rep):
+    rep.section("Area-set lookup: translate at random GPAs across N areas")
+    for n in (10, 100, 1000, 10000, 100000):
+        rep.info("areas:%d" % n, rep.ns("areas/EPT4/translate/areas:%d" % n),
+                 "ns")
+
+
+def peer_figures(rep):
+    rep.section("Peer figures (single thread unless said)")
+    rec = rep.rec("map_linear/EPT4/4k_hpa/MiB:1024")
+    ns = rec.ns() / rec.get("entries") if rec and rec.get("entries") \
+        else None
+    rep.peer("map_linear 1 GiB in 4 KiB leaves, ns/page", ns, 13.5, 14.6,
+             "ns")
+    rep.peer("translate, random GPA in 1 GiB of 4 KiB leaves",
+             rep.ns("translate/EPT4/4k/cold/random"), 9, 15, "ns")
+    rep.peer("translate, random GPA in 2 MiB blocks",
+             rep.ns("translate/EPT4/2m/cold/random"), 5, 9, "ns")
+    rep.peer("lazy 4 KiB fault with allocation and zeroing",
+             rep.ns("fault/EPT4/4k"), 450, 450, "ns")
+    fault, fault_mutex = rep.peers
+    rep.peer("lock-free faults, 1 thread (peer: VM-wide mutex)", fault[1],
+             2.5e6, 2.5e6, "/s", lower_is_better=False)
+    rep.peer("lock-free faults, 8 threads (peer: VM-wide mutex)", fault[8],
+             1.3e6, 1.3e6, "/s", lower_is_better=False)
+    rep.peer("our mutex baseline, 1 thread", fault_mutex[1], 2.5e6, 2.5e6,
+             "/s", lower_is_better=False)
+    rep.peer("our mutex baseline, 8 threads", fault_mutex[8], 1.3e6, 1.3e6,
+             "/s", lower_is_better=False)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    context, records, errors = benchjson.load(sys.argv[1])
+    rep = Report(records)
+    rep.cpus = context.get("num_cpus", "?")
+    print("aspace benchmark summary: %s" % sys.argv[1])
+    print("  %s, %s cpus at %s MHz, library build: %s" % (
+        context.get("host_name", "?"), rep.cpus, context.get("mhz_per_cpu",
+                                                            "?"),
+        context.get("library_build_type", "?")))
+    print("  times are medians of the repetitions where a run was "
+          "repeated; ratios compare runs of this one invocation")
+    translate_goals(rep)
+    fault_goals(rep)
+    map_goals(rep)
+    scaling_goals(rep)
+    area_info(rep)
+    peer_figures(rep)
+    rep.print()
+    print("\n%d goals met, %d missed, %d not run" % (rep.passed, rep.missed,
+                                                     rep.absent))
+    for name, msg in errors:
+        print("ERROR %s: %s" % (name, msg))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
