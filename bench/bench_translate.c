@@ -5,7 +5,9 @@
  * with 4 KiB, 2 MiB or 1 GiB leaves, beside their floor: a pointer chase
  * through a radix tree of plain memory with the same levels, the same root
  * width and the same indices, so the ratio shows what the library adds to
- * the loads a walk cannot avoid.
+ * the loads a walk cannot avoid. Independent random GPAs let the CPU
+ * overlap walks (throughput); a chain makes each GPA depend on the last
+ * result (latency).
  */
 #include "bench_util.h"
 
@@ -23,7 +25,11 @@ struct xlate_case {
 	const struct bench_format *fmt;
 	enum bench_leaf leaf;
 	bool cold;
-	bool seq;
+	enum xlate_order {
+		ORDER_RANDOM, /* independent random GPAs: walks overlap */
+		ORDER_SEQ,    /* 4 KiB steps */
+		ORDER_CHAIN, /* random, each GPA depending on the last result */
+	} order;
 	bool control; /* aspace_translate instead of the vCPU call */
 	struct bench_shared shared;
 };
@@ -46,12 +52,43 @@ static uint64_t region_hpa(const struct xlate_case *c)
 				  : XLATE_HPA + bench_leaf_size[c->leaf];
 }
 
-static inline uint64_t next_gpa(const struct xlate_case *c, uint64_t mask,
-				uint64_t *rng, uint64_t *i)
+static const char *const order_names[] = {"random", "seq", "chain"};
+
+/* The GPAs a run visits; translate and floor use the same sequence. */
+struct gpa_gen {
+	enum xlate_order order;
+	uint64_t rng, i, mask, hpa_base;
+	uint64_t off; /* of the last GPA */
+	uint64_t dep; /* chain: 0, but only known once the last walk ended */
+};
+
+static void gen_init(struct gpa_gen *g, const struct xlate_case *c,
+		     unsigned thread)
 {
-	if (c->seq)
-		return XLATE_GPA + ((*i)++ * ASPACE_PAGE_SIZE & mask);
-	return XLATE_GPA + (bench_rand(rng) & mask);
+	*g = (struct gpa_gen){.order = c->order,
+			      .rng = bench_seed(thread),
+			      .mask = region_size(c) - 1,
+			      .hpa_base = region_hpa(c)};
+}
+
+static inline uint64_t gen_next(struct gpa_gen *g)
+{
+	if (g->order == ORDER_SEQ)
+		g->off = g->i++ * ASPACE_PAGE_SIZE & g->mask;
+	else
+		g->off = (bench_rand(&g->rng) + g->dep) & g->mask;
+	return XLATE_GPA + g->off;
+}
+
+/*
+ * A chain makes the next GPA wait for this result: latency instead of
+ * throughput. The difference is 0 for a right answer, but the CPU cannot
+ * know that before the walk is done.
+ */
+static inline void gen_result(struct gpa_gen *g, uint64_t hpa)
+{
+	if (g->order == ORDER_CHAIN)
+		g->dep = hpa - g->hpa_base - g->off;
 }
 
 static void *xlate_setup(void *arg, int threads)
@@ -99,9 +136,9 @@ static void bm_translate(gb_state *st, void *arg)
 	struct aspace *as = bench_shared_get(&c->shared, xlate_setup, c,
 					     gb_thread_count(st));
 	struct aspace_vcpu *vcpu = NULL;
-	uint64_t rng = bench_seed(gb_thread_index(st));
-	uint64_t mask = region_size(c) - 1, acc = 0, i = 0, n;
-	struct aspace_xlate x;
+	struct aspace_xlate x = {0};
+	uint64_t acc = 0, n;
+	struct gpa_gen g;
 	int bad = 0;
 
 	if (!as) {
@@ -115,21 +152,21 @@ static void bm_translate(gb_state *st, void *arg)
 		bench_failed(st, -errno, "vcpu_attach");
 		goto fail;
 	}
+	gen_init(&g, c, (unsigned)gb_thread_index(st));
 	n = gb_max_iterations(st);
 	if (c->control) {
 		while (gb_keep_running_batch(st, n))
 			for (uint64_t k = 0; k < n; k++) {
-				uint64_t gpa = next_gpa(c, mask, &rng, &i);
-
-				bad |= aspace_translate(as, gpa, &x);
+				bad |= aspace_translate(as, gen_next(&g), &x);
+				gen_result(&g, x.hpa);
 				acc += x.hpa;
 			}
 	} else {
 		while (gb_keep_running_batch(st, n))
 			for (uint64_t k = 0; k < n; k++) {
-				uint64_t gpa = next_gpa(c, mask, &rng, &i);
-
-				bad |= aspace_vcpu_translate(vcpu, gpa, &x);
+				bad |= aspace_vcpu_translate(vcpu, gen_next(&g),
+							     &x);
+				gen_result(&g, x.hpa);
 				acc += x.hpa;
 			}
 	}
@@ -243,9 +280,9 @@ static void floor_free(struct floor_tree *f)
 static void bm_floor(gb_state *st, void *arg)
 {
 	const struct xlate_case *c = arg;
-	uint64_t rng = bench_seed(0), mask = region_size(c) - 1;
-	uint64_t acc = 0, i = 0, n, probe;
+	uint64_t mask = region_size(c) - 1, acc = 0, n, probe;
 	struct floor_tree f;
+	struct gpa_gen g;
 
 	if (bench_failed(st, floor_build(c, &f), "floor set-up")) {
 		bench_drain(st);
@@ -258,41 +295,45 @@ static void bm_floor(gb_state *st, void *arg)
 		floor_free(&f);
 		return;
 	}
+	gen_init(&g, c, 0);
 	n = gb_max_iterations(st);
 	while (gb_keep_running_batch(st, n))
-		for (uint64_t k = 0; k < n; k++)
-			acc += floor_walk(&f, next_gpa(c, mask, &rng, &i));
+		for (uint64_t k = 0; k < n; k++) {
+			uint64_t hpa = floor_walk(&f, gen_next(&g));
+
+			gen_result(&g, hpa);
+			acc += hpa;
+		}
 	gb_keep_u64(acc);
 	gb_set_items_processed(st, (int64_t)gb_iterations(st));
 	floor_free(&f);
 }
 
 static struct xlate_case *new_case(const struct bench_format *fmt,
-				   enum bench_leaf leaf, bool cold, bool seq,
-				   bool control)
+				   enum bench_leaf leaf, bool cold,
+				   enum xlate_order order, bool control)
 {
 	struct xlate_case *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		abort();
-	*c = (struct xlate_case){fmt, leaf,    cold,
-				 seq, control, BENCH_SHARED_INIT};
+	*c = (struct xlate_case){fmt,	leaf,	 cold,
+				 order, control, BENCH_SHARED_INIT};
 	return c;
 }
 
 /* One translate benchmark and its floor; key ones repeat for a median. */
 static void register_pair(const struct bench_format *fmt, enum bench_leaf leaf,
-			  bool cold, bool seq, int reps)
+			  bool cold, enum xlate_order order, int reps)
 {
-	struct xlate_case *c = new_case(fmt, leaf, cold, seq, false);
-	const char *set = cold ? "cold" : "hot",
-		   *order = seq ? "seq" : "random";
+	struct xlate_case *c = new_case(fmt, leaf, cold, order, false);
+	const char *set = cold ? "cold" : "hot";
 	gb_bench *t, *f;
 
 	t = bench_register(bm_translate, c, "translate/%s/%s/%s/%s", fmt->name,
-			   bench_leaf_name[leaf], set, order);
+			   bench_leaf_name[leaf], set, order_names[order]);
 	f = bench_register(bm_floor, c, "floor/%s/%s/%s/%s", fmt->name,
-			   bench_leaf_name[leaf], set, order);
+			   bench_leaf_name[leaf], set, order_names[order]);
 	if (reps > 1)
 		for (gb_bench *b = t; b; b = b == t ? f : NULL)
 			gb_display_aggregates_only(gb_repetitions(b, reps));
@@ -302,26 +343,31 @@ void bench_register_translate(int reps)
 {
 	const struct bench_format *ept4 = bench_format_by_name("EPT4");
 
-	/* The full matrix on EPT4. */
+	/* The full matrix on EPT4 (latency chains for the cold sets). */
 	for (int leaf = LEAF_4K; leaf <= LEAF_1G; leaf++)
 		for (int cold = 1; cold >= 0; cold--)
-			for (int seq = 0; seq <= 1; seq++)
-				register_pair(ept4, leaf, cold, seq,
-					      leaf != LEAF_1G && cold && !seq
-						      ? reps
-						      : 1);
+			for (int o = ORDER_RANDOM; o <= ORDER_CHAIN; o++)
+				if (o != ORDER_CHAIN || cold)
+					register_pair(
+						ept4, leaf, cold, o,
+						leaf != LEAF_1G && cold &&
+								o != ORDER_SEQ
+							? reps
+							: 1);
 	/* Every other format: the cases the goals and peers quote. */
 	for (unsigned i = 0; i < bench_nformats; i++) {
 		const struct bench_format *fmt = &bench_formats[i];
 
 		if (fmt == ept4)
 			continue;
-		register_pair(fmt, LEAF_4K, true, false, reps);
-		register_pair(fmt, LEAF_2M, true, false, 1);
-		register_pair(fmt, LEAF_4K, false, false, 1);
+		register_pair(fmt, LEAF_4K, true, ORDER_RANDOM, reps);
+		register_pair(fmt, LEAF_4K, true, ORDER_CHAIN, reps);
+		register_pair(fmt, LEAF_2M, true, ORDER_RANDOM, 1);
+		register_pair(fmt, LEAF_4K, false, ORDER_RANDOM, 1);
 	}
 	/* The control path, under the address space mutex. */
-	bench_register(bm_translate, new_case(ept4, LEAF_4K, true, false, true),
+	bench_register(bm_translate,
+		       new_case(ept4, LEAF_4K, true, ORDER_RANDOM, true),
 		       "translate_control/EPT4/4k/cold/random");
 }
 
@@ -332,7 +378,7 @@ void bench_register_translate_scaling(int reps)
 
 	for (int control = 0; control <= 1; control++) {
 		struct xlate_case *c =
-			new_case(ept4, LEAF_4K, true, false, control);
+			new_case(ept4, LEAF_4K, true, ORDER_RANDOM, control);
 		gb_bench *b = bench_register(bm_translate, c,
 					     "scale_translate/EPT4/%s",
 					     control ? "mutex" : "lockfree");

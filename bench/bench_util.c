@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "bench_util.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 const struct bench_format bench_formats[] = {
@@ -50,6 +52,15 @@ uint64_t bench_leaves(struct aspace *as)
 
 	aspace_stats(as, &s);
 	return s.mapped_4k + s.mapped_2m + s.mapped_1g;
+}
+
+uint64_t bench_host_faults(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru))
+		return 0;
+	return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
 }
 
 uint64_t bench_now_ns(void)

@@ -45,6 +45,13 @@ int bench_create(const struct bench_format *f, bool leaves4k_only,
 /* Leaves present, summed over the three sizes. */
 uint64_t bench_leaves(struct aspace *as);
 
+/*
+ * Page faults the host kernel took for this thread so far: the fault
+ * benchmarks report them per operation, since first touches of frames the
+ * allocator got from the kernel cost more than the library's own work.
+ */
+uint64_t bench_host_faults(void);
+
 /* Monotonic clock in nanoseconds (vDSO, so cheap enough around a call). */
 uint64_t bench_now_ns(void);
 

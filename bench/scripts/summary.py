@@ -72,7 +72,7 @@ class Report:
                           "", ""))
 
     def print(self):
-        width = max(len(r[0]) for r in self.rows)
+        width = max(len(r[0]) for r in self.rows if r[1] is not None)
         for what, value, target, verdict in self.rows:
             if value is None:
                 print(what)
