@@ -1,1 +1,17 @@
-# tests: see the README
+# tests: the `make check` suite (single-threaded correctness).
+# Helpers shared by the tests: a simulated host-physical memory HAL, a
+# reference walker written from the manuals, and the shadow model.
+noinst_LTLIBRARIES += tests/libtestutil.la
+tests_libtestutil_la_SOURCES = \
+	tests/test_hal.c tests/test_hal.h \
+	tests/ref_walk.c tests/ref_walk.h \
+	tests/model.c tests/model.h \
+	tests/tcommon.c tests/tcommon.h
+
+TEST_LIBS = tests/libtestutil.la libaspace.la -lpthread
+
+check_PROGRAMS += tests/test_random
+TESTS += tests/test_random
+
+tests_test_random_SOURCES = tests/test_random.c
+tests_test_random_LDADD = $(TEST_LIBS)
