@@ -100,21 +100,6 @@ static int fault_account(struct counters *cnt, int r)
 	return r;
 }
 
-const struct area *vcpu_area(struct aspace_vcpu *v, aspace_gpa_t gpa)
-{
-	const struct area_set *set = areas_get(v->as);
-	const struct area *a = v->last_area;
-
-	if (a && v->last_gen == set->gen && gpa >= a->start && gpa < a->end)
-		return a;
-	a = area_find(set, gpa);
-	if (a) {
-		v->last_area = a;
-		v->last_gen = set->gen;
-	}
-	return a;
-}
-
 int aspace_vcpu_fault(struct aspace_vcpu *v, aspace_gpa_t gpa, unsigned access)
 {
 	struct aspace *as = v->as;

@@ -7,32 +7,16 @@
 
 #include "rcu.h"
 
-unsigned pte_decode_flags(const struct pt_format *f, pte_t pte)
-{
-	unsigned flags = 0;
-	pte_t mt = (pte >> f->mt_shift) & f->mt_mask;
-
-	if ((pte >> f->r_shift) & 1)
-		flags |= ASPACE_READ;
-	if ((pte >> f->w_shift) & 1)
-		flags |= ASPACE_WRITE;
-	if (((pte >> f->x_shift) & 1) != f->x_inverted)
-		flags |= ASPACE_EXEC;
-	if (f->mt_encoded && mt == f->mt_device)
-		flags |= ASPACE_DEVICE;
-	else if (f->mt_encoded && mt == f->mt_uncached)
-		flags |= ASPACE_UNCACHED;
-	return flags;
-}
-
 /* Walk gpa; a frozen entry is a block mid-split: wait for it. */
-static int lookup_stable(struct aspace *as, aspace_gpa_t gpa,
-			 struct pt_lookup *l)
+static inline int lookup_stable(struct aspace *as, aspace_gpa_t gpa,
+				struct pt_lookup *l)
 {
-	int r;
+	int r = pt_lookup(as, gpa, l);
 
-	while ((r = pt_lookup(as, gpa, l)) == -EAGAIN)
+	while (caa_unlikely(r == -EAGAIN)) {
 		caa_cpu_relax();
+		r = pt_lookup(as, gpa, l);
+	}
 	return r;
 }
 

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 
 #include <urcu/compiler.h>
 #include <urcu/list.h>
@@ -206,6 +207,45 @@ static inline void *pt_va(const struct aspace *as, aspace_hpa_t hpa)
 	return as->hal.phys_to_virt(as->hal.ctx, hpa);
 }
 
+/* Walk results. */
+struct pt_lookup {
+	pte_t pte;
+	unsigned level;
+	pte_t *ptep;
+};
+
+static inline pte_t *pt_table(struct aspace *as, pte_t pte)
+{
+	return pt_va(as, pte_addr(&as->fmt, pte));
+}
+
+/*
+ * Walk gpa from the root to its leaf, lock-free: 0 with the leaf, -ENOENT
+ * at the empty entry, -EAGAIN at a frozen one. Inline: the hot paths.
+ */
+static inline int pt_lookup(struct aspace *as, aspace_gpa_t gpa,
+			    struct pt_lookup *out)
+{
+	const struct pt_format *f = &as->fmt;
+	pte_t *table = as->root_va;
+	unsigned level = f->levels - 1u;
+
+	for (;;) {
+		pte_t *p = &table[pt_index(f, gpa, level)];
+		pte_t pte = pte_load(p);
+
+		out->pte = pte;
+		out->level = level;
+		out->ptep = p;
+		if (!pte_present(f, pte))
+			return pte == PTE_FROZEN ? -EAGAIN : -ENOENT;
+		if (!pte_is_table(f, pte, level))
+			return 0;
+		table = pt_table(as, pte);
+		level--;
+	}
+}
+
 /* frames.c */
 void cache_init(struct frame_cache *c, unsigned batch);
 int cache_topup(struct aspace *as, struct frame_cache *c, unsigned need);
@@ -255,13 +295,6 @@ struct pt_op {
 	bool no_2m_data; /* populate: 4 KiB frames only */
 };
 
-/* Walk results. */
-struct pt_lookup {
-	pte_t pte;
-	unsigned level;
-	pte_t *ptep;
-};
-int pt_lookup(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *out);
 
 void pt_map_linear(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
 		   aspace_hpa_t hpa, unsigned flags);
@@ -277,7 +310,24 @@ void pt_free_root(struct aspace *as);
 unsigned pt_split_tables_max(const struct aspace *as);
 
 /* fault.c */
-const struct area *vcpu_area(struct aspace_vcpu *v, aspace_gpa_t gpa);
+
+/* The area at gpa for a vCPU, cached while the set's generation holds. */
+static inline const struct area *vcpu_area(struct aspace_vcpu *v,
+					   aspace_gpa_t gpa)
+{
+	const struct area_set *set = areas_get(v->as);
+	const struct area *a = v->last_area;
+
+	if (a && v->last_gen == set->gen && gpa >= a->start && gpa < a->end)
+		return a;
+	a = area_find(set, gpa);
+	if (a) {
+		v->last_area = a;
+		v->last_gen = set->gen;
+	}
+	return a;
+}
+
 int fault_resolve(struct aspace *as, struct frame_cache *cache,
 		  struct counters *cnt, const struct area *a, aspace_gpa_t gpa);
 

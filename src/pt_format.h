@@ -110,7 +110,24 @@ static inline unsigned pt_index(const struct pt_format *f, uint64_t gpa,
 	return (unsigned)((gpa >> PT_LEVEL_SHIFT(level)) & mask);
 }
 
-unsigned pte_decode_flags(const struct pt_format *f, pte_t pte);
+/* A leaf's permissions and memory type, as aspace flags. */
+static inline unsigned pte_decode_flags(const struct pt_format *f, pte_t pte)
+{
+	unsigned flags = 0;
+	pte_t mt = (pte >> f->mt_shift) & f->mt_mask;
+
+	if ((pte >> f->r_shift) & 1)
+		flags |= ASPACE_READ;
+	if ((pte >> f->w_shift) & 1)
+		flags |= ASPACE_WRITE;
+	if (((pte >> f->x_shift) & 1) != f->x_inverted)
+		flags |= ASPACE_EXEC;
+	if (f->mt_encoded && mt == f->mt_device)
+		flags |= ASPACE_DEVICE;
+	else if (f->mt_encoded && mt == f->mt_uncached)
+		flags |= ASPACE_UNCACHED;
+	return flags;
+}
 
 /* Per-family set-up and hardware root register values (arch/). */
 int ept_format_init(struct pt_format *f, const struct aspace_config *cfg);

@@ -17,33 +17,6 @@
 
 #include "internal.h"
 
-static inline pte_t *pt_table(struct aspace *as, pte_t pte)
-{
-	return pt_va(as, pte_addr(&as->fmt, pte));
-}
-
-int pt_lookup(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *out)
-{
-	const struct pt_format *f = &as->fmt;
-	pte_t *table = as->root_va;
-	unsigned level = f->levels - 1u;
-
-	for (;;) {
-		pte_t *p = &table[pt_index(f, gpa, level)];
-		pte_t pte = pte_load(p);
-
-		out->pte = pte;
-		out->level = level;
-		out->ptep = p;
-		if (!pte_present(f, pte))
-			return pte == PTE_FROZEN ? -EAGAIN : -ENOENT;
-		if (!pte_is_table(f, pte, level))
-			return 0;
-		table = pt_table(as, pte);
-		level--;
-	}
-}
-
 /*
  * Install a leaf for gpa at level target, creating missing tables from the
  * cache (which the caller topped up: this never calls the allocator).

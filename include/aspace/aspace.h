@@ -35,6 +35,11 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility; this marks the API. */
+#ifndef ASPACE_API
+#define ASPACE_API __attribute__((visibility("default")))
+#endif
+
 typedef uint64_t aspace_gpa_t; /* guest physical address */
 typedef uint64_t aspace_hpa_t; /* host physical address */
 
@@ -105,7 +110,7 @@ struct aspace_hal {
 };
 
 /* The built-in host HAL: jemalloc memory, hpa == host virtual address. */
-const struct aspace_hal *aspace_host_hal(void);
+ASPACE_API const struct aspace_hal *aspace_host_hal(void);
 
 /* RCU flavour of an address space; see aspace_vcpu_quiescent(). */
 enum aspace_rcu {
@@ -144,9 +149,10 @@ struct aspace_config {
 struct aspace;
 struct aspace_vcpu;
 
-int aspace_create(const struct aspace_config *cfg, struct aspace **out);
+ASPACE_API int aspace_create(const struct aspace_config *cfg,
+			     struct aspace **out);
 /* Unmaps everything, returns every frame to the HAL. vCPUs must be detached. */
-void aspace_destroy(struct aspace *as);
+ASPACE_API void aspace_destroy(struct aspace *as);
 
 /* The value the hypervisor loads to make the CPU walk these tables. */
 struct aspace_hw_root {
@@ -160,46 +166,48 @@ struct aspace_hw_root {
 			  PS */
 	uint64_t hgatp; /* riscv: MODE | VMID | PPN */
 };
-int aspace_hw_root(const struct aspace *as, struct aspace_hw_root *out);
+ASPACE_API int aspace_hw_root(const struct aspace *as,
+			      struct aspace_hw_root *out);
 
 /*
  * Map [gpa, gpa + size) to host memory [hpa, hpa + size), eagerly, with the
  * largest leaves (1 GiB, 2 MiB, 4 KiB) that the GPA, the HPA, the remaining
  * size and the platform allow. -EEXIST if the range overlaps an area.
  */
-int aspace_map_linear(struct aspace *as, aspace_gpa_t gpa, aspace_hpa_t hpa,
-		      uint64_t size, unsigned flags);
+ASPACE_API int aspace_map_linear(struct aspace *as, aspace_gpa_t gpa,
+				 aspace_hpa_t hpa, uint64_t size,
+				 unsigned flags);
 /*
  * An area whose frames the library allocates from the HAL: all of them now
  * (populate) or each on its first fault (lazy). Lazy faults use a 2 MiB frame
  * where the 2 MiB block lies inside the area and the HAL can supply one.
  * Frames are zeroed and returned to the HAL when unmapped.
  */
-int aspace_map_alloc(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
-		     unsigned flags, bool populate);
+ASPACE_API int aspace_map_alloc(struct aspace *as, aspace_gpa_t gpa,
+				uint64_t size, unsigned flags, bool populate);
 /*
  * Remove whatever maps [gpa, gpa + size). The range may cover parts of
  * areas (they are split) and gaps. Blocks that straddle the range are split
  * into tables that keep the rest. Tables left with no area in their span are
  * freed; frames are freed after the flush hook ran and an RCU grace period.
  */
-int aspace_unmap(struct aspace *as, aspace_gpa_t gpa, uint64_t size);
+ASPACE_API int aspace_unmap(struct aspace *as, aspace_gpa_t gpa, uint64_t size);
 /*
  * Change the flags of the areas in [gpa, gpa + size), splitting areas and
  * blocks at the edges. The whole range must be covered by areas (-EFAULT
  * otherwise). The memory type of a linear area may change; that of an
  * alloc area may not (-EINVAL).
  */
-int aspace_protect(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
-		   unsigned flags);
+ASPACE_API int aspace_protect(struct aspace *as, aspace_gpa_t gpa,
+			      uint64_t size, unsigned flags);
 /* Unmap every area. */
-void aspace_clear(struct aspace *as);
+ASPACE_API void aspace_clear(struct aspace *as);
 /*
  * Wait until every frame that earlier calls released (freed only after an
  * RCU grace period) is back in the HAL. Must not be called from inside a
  * vCPU call. Useful before accounting host memory, and in tests.
  */
-void aspace_barrier(struct aspace *as);
+ASPACE_API void aspace_barrier(struct aspace *as);
 
 /*
  * Resolve a second-stage fault at gpa for access (ASPACE_READ, _WRITE or
@@ -207,7 +215,8 @@ void aspace_barrier(struct aspace *as);
  * already right: a spurious fault after a race). -EFAULT: a real fault (no
  * area, or the area does not allow the access). -ENOMEM: no frame.
  */
-int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa, unsigned access);
+ASPACE_API int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa,
+				   unsigned access);
 
 struct aspace_xlate {
 	aspace_hpa_t hpa;	 /* host address of gpa itself */
@@ -217,8 +226,8 @@ struct aspace_xlate {
 	uint64_t area_size;
 };
 /* -ENOENT: nothing mapped there (yet); -EINVAL: gpa outside the window. */
-int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
-		     struct aspace_xlate *out);
+ASPACE_API int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
+				struct aspace_xlate *out);
 
 /*
  * Guest memory seen from the host, e.g. for device emulation. Lazy pages are
@@ -233,11 +242,12 @@ int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
  * Segments stay valid until the range is unmapped; on the vCPU path, until
  * the next quiescent state.
  */
-int aspace_guest_iov(struct aspace *as, aspace_gpa_t gpa, size_t len,
-		     struct iovec *iov, int n);
-int aspace_read(struct aspace *as, aspace_gpa_t gpa, void *buf, size_t len);
-int aspace_write(struct aspace *as, aspace_gpa_t gpa, const void *buf,
-		 size_t len);
+ASPACE_API int aspace_guest_iov(struct aspace *as, aspace_gpa_t gpa, size_t len,
+				struct iovec *iov, int n);
+ASPACE_API int aspace_read(struct aspace *as, aspace_gpa_t gpa, void *buf,
+			   size_t len);
+ASPACE_API int aspace_write(struct aspace *as, aspace_gpa_t gpa,
+			    const void *buf, size_t len);
 
 /*
  * vCPU handles. Attach from the vCPU thread; the handle belongs to that
@@ -245,18 +255,18 @@ int aspace_write(struct aspace *as, aspace_gpa_t gpa, const void *buf,
  * flavour (nesting is counted, so one thread may attach to several address
  * spaces). Returns NULL with errno set on failure.
  */
-struct aspace_vcpu *aspace_vcpu_attach(struct aspace *as);
+ASPACE_API struct aspace_vcpu *aspace_vcpu_attach(struct aspace *as);
 /* Drains the frame cache back to the HAL and unregisters the thread. */
-void aspace_vcpu_detach(struct aspace_vcpu *vcpu);
+ASPACE_API void aspace_vcpu_detach(struct aspace_vcpu *vcpu);
 
-int aspace_vcpu_fault(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
-		      unsigned access);
-int aspace_vcpu_translate(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
-			  struct aspace_xlate *out);
-int aspace_vcpu_read(struct aspace_vcpu *vcpu, aspace_gpa_t gpa, void *buf,
-		     size_t len);
-int aspace_vcpu_write(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
-		      const void *buf, size_t len);
+ASPACE_API int aspace_vcpu_fault(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
+				 unsigned access);
+ASPACE_API int aspace_vcpu_translate(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
+				     struct aspace_xlate *out);
+ASPACE_API int aspace_vcpu_read(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
+				void *buf, size_t len);
+ASPACE_API int aspace_vcpu_write(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
+				 const void *buf, size_t len);
 
 /*
  * QSBR address spaces: a vCPU thread is "online" and holds back every grace
@@ -265,9 +275,9 @@ int aspace_vcpu_write(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
  * blocking (HLT emulation, waiting for I/O), aspace_vcpu_online() after.
  * With ASPACE_RCU_MEMB these are no-ops.
  */
-void aspace_vcpu_quiescent(struct aspace_vcpu *vcpu);
-void aspace_vcpu_offline(struct aspace_vcpu *vcpu);
-void aspace_vcpu_online(struct aspace_vcpu *vcpu);
+ASPACE_API void aspace_vcpu_quiescent(struct aspace_vcpu *vcpu);
+ASPACE_API void aspace_vcpu_offline(struct aspace_vcpu *vcpu);
+ASPACE_API void aspace_vcpu_online(struct aspace_vcpu *vcpu);
 
 /* Counters, summed over the control path and every vCPU on read. */
 struct aspace_stats {
@@ -278,13 +288,13 @@ struct aspace_stats {
 	uint64_t splits, flushes;
 	uint64_t cache_frames; /* frames sitting in vCPU caches */
 };
-void aspace_stats(struct aspace *as, struct aspace_stats *st);
+ASPACE_API void aspace_stats(struct aspace *as, struct aspace_stats *st);
 
 /* Accessors. */
-aspace_gpa_t aspace_base(const struct aspace *as);
-uint64_t aspace_size(const struct aspace *as);
-enum aspace_format aspace_format(const struct aspace *as);
-const char *aspace_format_name(enum aspace_format fmt);
+ASPACE_API aspace_gpa_t aspace_base(const struct aspace *as);
+ASPACE_API uint64_t aspace_size(const struct aspace *as);
+ASPACE_API enum aspace_format aspace_format(const struct aspace *as);
+ASPACE_API const char *aspace_format_name(enum aspace_format fmt);
 
 #ifdef __cplusplus
 }
