@@ -295,7 +295,6 @@ struct pt_op {
 	bool no_2m_data; /* populate: 4 KiB frames only */
 };
 
-
 void pt_map_linear(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
 		   aspace_hpa_t hpa, unsigned flags);
 void pt_populate(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,

@@ -61,6 +61,12 @@ struct pt_format {
 	pte_t mt_device, mt_uncached;
 	/* Bits a protect may rewrite on a leaf: permissions and attributes. */
 	pte_t attr_mask;
+	/*
+	 * Bits the hardware ignores, kept for software: copy-on-write and
+	 * dirty-logging marks of later features live here (EPT 52-58,
+	 * Arm 55-58, RISC-V RSW 9:8). Splits and protects preserve them.
+	 */
+	pte_t sw_mask;
 	uint64_t hpa_limit; /* output addresses must be below this */
 };
 

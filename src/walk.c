@@ -297,7 +297,10 @@ static void release_data(struct pt_op *op, aspace_hpa_t hpa, uint64_t size)
 /*
  * Free a table that no area reaches any more, with whatever it still
  * holds: leaves of areas removed by this operation (op->old tells whether
- * their frames were allocated) and child tables.
+ * their frames were allocated) and child tables. Its parent entry is
+ * already cleared. No fault can reach it (I2, I4); as KVM does, every
+ * child is frozen anyway, so that a walker that still held the table
+ * would back off rather than fill it.
  */
 static void free_table(struct pt_op *op, pte_t *table, aspace_hpa_t hpa,
 		       unsigned level, aspace_gpa_t span)
@@ -307,7 +310,7 @@ static void free_table(struct pt_op *op, pte_t *table, aspace_hpa_t hpa,
 	uint64_t size = PT_LEVEL_SIZE(level);
 
 	for (unsigned i = 0; i < PT_ENTRIES; i++) {
-		pte_t pte = pte_load(&table[i]);
+		pte_t pte = pte_xchg(&table[i], PTE_FROZEN);
 		aspace_gpa_t gpa = span + i * size;
 
 		if (!pte_present(f, pte))

@@ -193,10 +193,12 @@ ASPACE_API int aspace_map_alloc(struct aspace *as, aspace_gpa_t gpa,
  */
 ASPACE_API int aspace_unmap(struct aspace *as, aspace_gpa_t gpa, uint64_t size);
 /*
- * Change the flags of the areas in [gpa, gpa + size), splitting areas and
- * blocks at the edges. The whole range must be covered by areas (-EFAULT
- * otherwise). The memory type of a linear area may change; that of an
- * alloc area may not (-EINVAL).
+ * Change the permissions of the areas in [gpa, gpa + size), splitting areas
+ * and blocks at the edges. The whole range must be covered by areas
+ * (-EFAULT otherwise). flags are permissions only: each area keeps its
+ * memory type (a memory-type bit in flags is -EINVAL), because changing
+ * the type of live memory needs a remap (on Arm, break-before-make of
+ * every leaf), which unmap + map expresses better.
  */
 ASPACE_API int aspace_protect(struct aspace *as, aspace_gpa_t gpa,
 			      uint64_t size, unsigned flags);
