@@ -139,6 +139,13 @@ void aspace_destroy(struct aspace *as)
 	pthread_mutex_destroy(&as->lock);
 	free(as->huge.v);
 	free(as->areas);
+	free(as->handler);
+	while (as->old_handlers) {
+		struct fault_handler *h = as->old_handlers;
+
+		as->old_handlers = h->next_old;
+		free(h);
+	}
 	free(as);
 }
 

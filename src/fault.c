@@ -7,6 +7,7 @@
  * its own cache and reports a spurious fault.
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "rcu.h"
 
@@ -100,6 +101,37 @@ static int fault_account(struct counters *cnt, int r)
 	return r;
 }
 
+/* A real fault: the hook, if any, decides. Called with no lock held. */
+static int fault_real(struct aspace *as, aspace_gpa_t gpa, unsigned access)
+{
+	struct fault_handler *h =
+		__atomic_load_n(&as->handler, __ATOMIC_ACQUIRE);
+
+	return h ? h->fn(h->ctx, gpa, access) : -EFAULT;
+}
+
+int aspace_set_fault_handler(struct aspace *as, aspace_fault_fn fn, void *ctx)
+{
+	struct fault_handler *h = NULL;
+
+	if (fn) {
+		h = malloc(sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		h->fn = fn;
+		h->ctx = ctx;
+	}
+	pthread_mutex_lock(&as->lock);
+	/* A racing fault may still call the old one: keep it until destroy. */
+	if (as->handler) {
+		as->handler->next_old = as->old_handlers;
+		as->old_handlers = as->handler;
+	}
+	__atomic_store_n(&as->handler, h, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&as->lock);
+	return 0;
+}
+
 int aspace_vcpu_fault(struct aspace_vcpu *v, aspace_gpa_t gpa, unsigned access)
 {
 	struct aspace *as = v->as;
@@ -109,7 +141,7 @@ int aspace_vcpu_fault(struct aspace_vcpu *v, aspace_gpa_t gpa, unsigned access)
 	if (!access_valid(access))
 		return -EINVAL;
 	if (gpa < as->base || gpa > as->last)
-		return fault_account(&v->cnt, -EFAULT);
+		return fault_account(&v->cnt, fault_real(as, gpa, access));
 	/* Before the walk: the walk itself never calls the allocator. */
 	if (cache_topup(as, &v->cache, fault_frames(as)))
 		return -ENOMEM;
@@ -122,6 +154,8 @@ int aspace_vcpu_fault(struct aspace_vcpu *v, aspace_gpa_t gpa, unsigned access)
 	rcu_unlock(as);
 	if (v->cache.n4k > 2 * v->cache.batch + fault_frames(as))
 		cache_drain(as, &v->cache, v->cache.batch);
+	if (r == -EFAULT)
+		r = fault_real(as, gpa, access);
 	return fault_account(&v->cnt, r);
 }
 
@@ -144,7 +178,13 @@ int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa, unsigned access)
 		else
 			r = fault_resolve(as, &as->ctl_cache, &as->ctl, a, gpa);
 	}
-	r = r == -ENOMEM ? r : fault_account(&as->ctl, r);
+	pthread_mutex_unlock(&as->lock);
+	if (r == -EFAULT)
+		r = fault_real(as, gpa, access);
+	if (r == -ENOMEM)
+		return r;
+	pthread_mutex_lock(&as->lock);
+	r = fault_account(&as->ctl, r);
 	pthread_mutex_unlock(&as->lock);
 	return r;
 }

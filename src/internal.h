@@ -107,6 +107,12 @@ struct area_set *area_set_new(size_t cap, uint64_t gen);
 
 static inline struct area_set *areas_get(struct aspace *as);
 
+struct fault_handler {
+	aspace_fault_fn fn;
+	void *ctx;
+	struct fault_handler *next_old;
+};
+
 /* ---- frames ---- */
 
 /* A stack of frames of one size. */
@@ -180,6 +186,8 @@ struct aspace {
 	struct cds_list_head vcpus;
 	struct huge_refs huge;
 	unsigned nvcpus;
+	struct fault_handler *handler;	    /* RCU-published, immutable */
+	struct fault_handler *old_handlers; /* freed at destroy */
 	struct area_set
 		*retired_sets; /* replaced, freed at the next grace period */
 	int tsan_gp; /* ThreadSanitizer: happens-before across grace periods */

@@ -220,6 +220,16 @@ ASPACE_API void aspace_barrier(struct aspace *as);
 ASPACE_API int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa,
 				   unsigned access);
 
+/*
+ * Fault hook: called for a fault that no area resolves (no area at gpa, or
+ * the area does not allow the access), e.g. to dispatch MMIO emulation.
+ * Its return value becomes the fault's result. It runs outside every lock
+ * of the library, on the faulting thread. NULL removes it.
+ */
+typedef int (*aspace_fault_fn)(void *ctx, aspace_gpa_t gpa, unsigned access);
+ASPACE_API int aspace_set_fault_handler(struct aspace *as, aspace_fault_fn fn,
+					void *ctx);
+
 struct aspace_xlate {
 	aspace_hpa_t hpa;	 /* host address of gpa itself */
 	uint64_t leaf_size;	 /* 4 KiB, 2 MiB or 1 GiB */
