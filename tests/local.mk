@@ -10,8 +10,12 @@ tests_libtestutil_la_SOURCES = \
 
 TEST_LIBS = tests/libtestutil.la libaspace.la -lpthread
 
-check_PROGRAMS += tests/test_random
-TESTS += tests/test_random
+check_PROGRAMS += tests/test_random tests/test_hw_root tests/test_bad_input
+TESTS += tests/test_random tests/test_hw_root tests/test_bad_input
 
 tests_test_random_SOURCES = tests/test_random.c
 tests_test_random_LDADD = $(TEST_LIBS)
+tests_test_hw_root_SOURCES = tests/test_hw_root.c
+tests_test_hw_root_LDADD = $(TEST_LIBS)
+tests_test_bad_input_SOURCES = tests/test_bad_input.c
+tests_test_bad_input_LDADD = $(TEST_LIBS)

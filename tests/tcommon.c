@@ -247,8 +247,17 @@ const char *t_flags_str(unsigned flags, char *buf, size_t len)
 
 struct snap_builder {
 	struct t_snapshot *s;
+	struct test_hal *hal;
 	size_t cap_leaves, cap_tables;
 };
+
+/* FNV-1a over the bytes, folded into the running hash. */
+static uint64_t hash_bytes(uint64_t h, const uint8_t *p, uint64_t len)
+{
+	for (uint64_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
 
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 {
@@ -289,13 +298,21 @@ static int snap_leaf(void *arg, const struct ref_result *r)
 	l->size = r->leaf_size;
 	l->entry = r->entry;
 	l->entry_hpa = r->entry_hpa;
+	if (r->status == REF_OK && r->leaf_size <= ASPACE_BLOCK_2M) {
+		const uint8_t *p =
+			test_hal_ptr(b->hal, r->leaf_hpa, r->leaf_size);
+
+		if (p)
+			s->content = hash_bytes(s->content ^ r->leaf_gpa, p,
+						r->leaf_size);
+	}
 	return 0;
 }
 
 void t_snapshot(struct t_as *t, struct t_snapshot *s,
 		const aspace_gpa_t *probes, size_t nprobes)
 {
-	struct snap_builder b = {.s = s};
+	struct snap_builder b = {.s = s, .hal = t->hal};
 	struct ref_visitor v = {snap_table, snap_leaf, &b};
 	struct test_hal_counts c;
 
@@ -431,6 +448,10 @@ int t_snapshot_cmp(const struct t_snapshot *a, const struct t_snapshot *b,
 	for (size_t i = 0; i < a->nprobes && i < b->nprobes; i++)
 		if (cmp_xlate(a, b, i, what))
 			return 1;
+	if (a->content != b->content) {
+		t_err("%s: the contents of mapped memory changed", what);
+		return 1;
+	}
 	return 0;
 }
 

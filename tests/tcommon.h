@@ -116,6 +116,7 @@ struct t_snapshot {
 	size_t ntables;
 	struct aspace_stats st;
 	uint64_t hal_bytes, hal_frames;
+	uint64_t content; /* hash of the memory every leaf maps in the arena */
 	/* aspace_translate at the probe GPAs */
 	size_t nprobes;
 	aspace_gpa_t *probes;
