@@ -309,6 +309,94 @@ static void bm_floor(gb_state *st, void *arg)
 	floor_free(&f);
 }
 
+/*
+ * Translate and floor in alternating blocks of one run: both see the same
+ * machine, so their ratio holds up on a busy host where two separate runs
+ * a few seconds apart may not. Blocks are long (a few ms) so that each
+ * structure is mostly back in the caches after the other ran, and timed by
+ * the thread's CPU clock so that time spent descheduled counts for
+ * neither. Reports both times per lookup and the ratio.
+ */
+#define PAIR_BLOCK 65536
+
+static uint64_t translate_block(struct aspace_vcpu *vcpu, struct gpa_gen *g,
+				int *bad)
+{
+	struct aspace_xlate x = {0};
+	uint64_t acc = 0;
+
+	for (unsigned j = 0; j < PAIR_BLOCK; j++) {
+		*bad |= aspace_vcpu_translate(vcpu, gen_next(g), &x);
+		gen_result(g, x.hpa);
+		acc += x.hpa;
+	}
+	return acc;
+}
+
+static uint64_t floor_block(const struct floor_tree *f, struct gpa_gen *g)
+{
+	uint64_t acc = 0;
+
+	for (unsigned j = 0; j < PAIR_BLOCK; j++) {
+		uint64_t hpa = floor_walk(f, gen_next(g));
+
+		gen_result(g, hpa);
+		acc += hpa;
+	}
+	return acc;
+}
+
+static void bm_pair(gb_state *st, void *arg)
+{
+	struct xlate_case *c = arg;
+	struct aspace *as = xlate_setup(c, 1);
+	uint64_t t_ns = 0, f_ns = 0, acc = 0, n, ops;
+	struct aspace_vcpu *vcpu = NULL;
+	struct gpa_gen gt, gf;
+	struct floor_tree f;
+	int rc = as ? check_translation(c, as) : -ENOMEM, bad = 0;
+
+	if (!rc && !(vcpu = aspace_vcpu_attach(as)))
+		rc = -errno;
+	if (!rc)
+		rc = floor_build(c, &f);
+	if (bench_failed(st, rc, "pair set-up")) {
+		bench_drain(st);
+		goto out;
+	}
+	gen_init(&gt, c, 0);
+	gen_init(&gf, c, 0);
+	n = gb_max_iterations(st);
+	while (gb_keep_running_batch(st, n))
+		for (uint64_t k = 0; k < n; k++) {
+			uint64_t t0 = bench_cpu_ns(), t1, t2;
+
+			acc += translate_block(vcpu, &gt, &bad);
+			t1 = bench_cpu_ns();
+			acc += floor_block(&f, &gf);
+			t2 = bench_cpu_ns();
+			t_ns += t1 - t0;
+			f_ns += t2 - t1;
+		}
+	gb_keep_u64(acc);
+	bench_failed(st, bad, "translate");
+	ops = gb_iterations(st) * PAIR_BLOCK;
+	if (ops && f_ns) {
+		gb_counter(st, "translate_ns", (double)t_ns / (double)ops,
+			   GB_COUNTER_PLAIN);
+		gb_counter(st, "floor_ns", (double)f_ns / (double)ops,
+			   GB_COUNTER_PLAIN);
+		gb_counter(st, "ratio", (double)t_ns / (double)f_ns,
+			   GB_COUNTER_PLAIN);
+	}
+	floor_free(&f);
+out:
+	if (vcpu)
+		aspace_vcpu_detach(vcpu);
+	if (as)
+		xlate_teardown(as);
+}
+
 static struct xlate_case *new_case(const struct bench_format *fmt,
 				   enum bench_leaf leaf, bool cold,
 				   enum xlate_order order, bool control)
@@ -320,6 +408,19 @@ static struct xlate_case *new_case(const struct bench_format *fmt,
 	*c = (struct xlate_case){fmt,	leaf,	 cold,
 				 order, control, BENCH_SHARED_INIT};
 	return c;
+}
+
+static void register_ratio(const struct bench_format *fmt, enum bench_leaf leaf,
+			   bool cold, enum xlate_order order, int reps)
+{
+	struct xlate_case *c = new_case(fmt, leaf, cold, order, false);
+	gb_bench *b;
+
+	b = bench_register(bm_pair, c, "xlate_ratio/%s/%s/%s/%s", fmt->name,
+			   bench_leaf_name[leaf], cold ? "cold" : "hot",
+			   order_names[order]);
+	if (reps > 1)
+		gb_display_aggregates_only(gb_repetitions(b, reps));
 }
 
 /* One translate benchmark and its floor; key ones repeat for a median. */
@@ -365,6 +466,15 @@ void bench_register_translate(int reps)
 		register_pair(fmt, LEAF_2M, true, ORDER_RANDOM, 1);
 		register_pair(fmt, LEAF_4K, false, ORDER_RANDOM, 1);
 	}
+	/* The goal ratios, translate and floor interleaved in one run. */
+	for (unsigned i = 0; i < bench_nformats; i++)
+		for (int o = ORDER_RANDOM; o <= ORDER_CHAIN; o += 2)
+			register_ratio(&bench_formats[i], LEAF_4K, true, o,
+				       reps);
+	for (int leaf = LEAF_2M; leaf <= LEAF_1G; leaf++)
+		for (int o = ORDER_RANDOM; o <= ORDER_CHAIN; o += 2)
+			register_ratio(ept4, leaf, true, o, reps);
+	register_ratio(ept4, LEAF_4K, false, ORDER_RANDOM, reps);
 	/* The control path, under the address space mutex. */
 	bench_register(bm_translate,
 		       new_case(ept4, LEAF_4K, true, ORDER_RANDOM, true),

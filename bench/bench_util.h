@@ -54,6 +54,8 @@ uint64_t bench_host_faults(void);
 
 /* Monotonic clock in nanoseconds (vDSO, so cheap enough around a call). */
 uint64_t bench_now_ns(void);
+/* CPU time of this thread in nanoseconds (a system call: time long spans). */
+uint64_t bench_cpu_ns(void);
 
 /* xorshift64: cheap enough that it does not hide what it feeds. */
 static inline uint64_t bench_rand(uint64_t *s)

@@ -55,6 +55,10 @@ class Record:
         return statistics.median(
             self.real_ns if self.real_time_mode else self.cpu_ns)
 
+    def cpu(self):
+        """Median CPU time per iteration (summed over threads)."""
+        return statistics.median(self.cpu_ns)
+
     def spread(self):
         """(min, max) of the repetitions' times."""
         t = self.real_ns if self.real_time_mode else self.cpu_ns
