@@ -43,7 +43,9 @@ while [ "$i" -le "$rounds" ]; do
 		"$bin" --benchmark_filter="$filter" \
 			--benchmark_min_time="${AB_MIN_TIME:-0.2}" \
 			--benchmark_out="$out/round$i-$side.json" \
-			--benchmark_out_format=json ${AB_ARGS:-} >/dev/null
+			--benchmark_out_format=json ${AB_ARGS:-} \
+			>"$out/round$i-$side.log" 2>&1 ||
+			{ cat "$out/round$i-$side.log" >&2; exit 1; }
 	done
 	i=$((i + 1))
 done

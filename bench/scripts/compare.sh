@@ -21,7 +21,9 @@ for f in "$base" "$new"; do
 	[ -r "$f" ] || { echo "bench-compare: cannot read $f" >&2; exit 2; }
 done
 if [ -r "$compare" ] && "$python" -c 'import scipy' 2>/dev/null; then
-	"$python" "$compare" -a benchmarks "$base" "$new" || true
+	color=
+	[ -t 1 ] || color=--no-color
+	"$python" "$compare" $color -a benchmarks "$base" "$new" || true
 else
 	echo "($compare or scipy for $python missing: Debian packages" \
 		"libbenchmark-tools python3-scipy; showing our own table only)"

@@ -21,8 +21,10 @@ THREADS = (1, 2, 4, 8)
 
 
 def write(path, rows):
+    """rows[0] is the header: written as a comment, gnuplot reads data."""
     with open(path, "w") as f:
-        for row in rows:
+        f.write("# " + " ".join(str(x) for x in rows[0]) + "\n")
+        for row in rows[1:]:
             f.write(" ".join(str(x) for x in row) + "\n")
 
 
@@ -60,6 +62,7 @@ set title '%s'
 set xlabel 'vCPU threads'
 set ylabel 'million per second (whole run)'
 set logscale x 2
+set xrange [0.8:10]
 set xtics (1, 2, 4, 8)
 set yrange [0:*]
 set key top left
@@ -82,6 +85,8 @@ def formats_plot(records, data, out):
                      per_entry(records, "map_linear/%s/4k_hpa/MiB:1024" % f)])
     write(dat, rows)
     return """
+reset
+set termoption noenhanced
 set output '%(svg)s'
 set style data histograms
 set style histogram clustered gap 1
@@ -90,6 +95,7 @@ set grid ytics
 set key top left
 set yrange [0:*]
 set xtics nomirror
+set offsets 0, 0, graph 0.35, 0
 set multiplot layout 3,1 title 'Per format (ns, lower is better)'
 set title 'translate, random GPA in 1 GiB of 4 KiB leaves'
 set ylabel 'ns'
@@ -113,7 +119,7 @@ def main():
     out = sys.argv[2]
     data = os.path.join(out, "plots")
     os.makedirs(data, exist_ok=True)
-    script = "set terminal svg size 900,600 dynamic enhanced font 'sans,11'\n"
+    script = "set terminal svg size 900,600 dynamic noenhanced font 'sans,11'\n"
     script += scaling_plot(
         records, data, out, "fault",
         [("lock-free_disjoint", "scale_fault/EPT4/disjoint/lockfree"),
@@ -126,7 +132,7 @@ def main():
         [("lock-free", "scale_translate/EPT4/lockfree"),
          ("mutex", "scale_translate/EPT4/mutex")],
         "Translate, random GPA in 1 GiB of 4 KiB leaves, EPT4")
-    script += "set terminal svg size 900,1000 dynamic enhanced font 'sans,11'\n"
+    script += "set terminal svg size 900,1000 dynamic noenhanced font 'sans,11'\n"
     script += formats_plot(records, data, out)
     with open(os.path.join(data, "plots.gp"), "w") as f:
         f.write(script)

@@ -38,10 +38,12 @@ def main():
                                                 mark))
     only_base = sorted(set(base) - set(new))
     only_new = sorted(set(new) - set(base))
-    if only_base:
-        print("\nonly in base: " + ", ".join(only_base))
-    if only_new:
-        print("only in new: " + ", ".join(only_new))
+    for title, names in (("only in base", only_base),
+                         ("only in new", only_new)):
+        if names:
+            more = " (and %d more)" % (len(names) - 8) if len(names) > 8 \
+                else ""
+            print("%s: %s%s" % (title, ", ".join(names[:8]), more))
     for name, msg in new_err:
         print("ERROR in new run, %s: %s" % (name, msg))
     print("\n%d benchmarks compared, threshold %.1f%%: %d slower" % (
