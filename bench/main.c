@@ -9,15 +9,6 @@
 
 #include <stdlib.h>
 
-/*
- * jemalloc (the host HAL's allocator) reads this at start-up. Without
- * purging, frames freed by one round of a fault benchmark are recycled by
- * the next instead of going back to the kernel and costing a host page
- * fault on their next first touch: the benchmarks measure the library
- * with a warm frame allocator, as a hypervisor's own frame pool would be.
- */
-const char *malloc_conf = "dirty_decay_ms:-1,muzzy_decay_ms:-1";
-
 int main(int argc, char **argv)
 {
 	const char *env = getenv("BENCH_REPETITIONS");
