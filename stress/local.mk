@@ -1,1 +1,34 @@
-# stress: see the README
+# stress: vCPU threads against control threads, every format and both RCU
+# flavours, checked against the states the concurrent history allows
+# (see stress/README.md).
+#
+#   make stress                      the default set, about 60 s
+#   make stress STRESS_SECONDS=600   a long run
+#
+# STRESS_SECONDS, STRESS_OPS, STRESS_THREADS, STRESS_CONTROL,
+# STRESS_FORMATS, STRESS_RCU and ASPACE_SEED (replay) are passed through,
+# from the make command line or the environment. `make check` runs a
+# short smoke run of the same program (stress/smoke.sh).
+
+check_PROGRAMS += stress/stress
+stress_stress_SOURCES = stress/stress.c stress/stress.h stress/hal.c \
+	stress/model.c stress/oracle.c stress/vcpu.c stress/control.c \
+	stress/race.c
+stress_stress_LDADD = libaspace.la -lpthread
+
+TESTS += stress/smoke.sh
+EXTRA_DIST += stress/smoke.sh stress/tsan.supp stress/README.md
+
+# liburcu is not built with TSan: its internals get narrow suppressions.
+STRESS_SAN_ENV = \
+	TSAN_OPTIONS="suppressions=$(abs_top_srcdir)/stress/tsan.supp second_deadlock_stack=1 $$TSAN_OPTIONS" \
+	UBSAN_OPTIONS="print_stacktrace=1 $$UBSAN_OPTIONS"
+
+.PHONY: stress
+stress: stress/stress$(EXEEXT)
+	$(AM_V_at)$(STRESS_SAN_ENV) \
+	STRESS_SECONDS='$(STRESS_SECONDS)' STRESS_OPS='$(STRESS_OPS)' \
+	STRESS_THREADS='$(STRESS_THREADS)' STRESS_CONTROL='$(STRESS_CONTROL)' \
+	STRESS_FORMATS='$(STRESS_FORMATS)' STRESS_RCU='$(STRESS_RCU)' \
+	ASPACE_SEED='$(ASPACE_SEED)' \
+	./stress/stress$(EXEEXT)
