@@ -531,15 +531,54 @@ static int run_emulator(const struct options *o, struct hw_layout *l,
 	return rc;
 }
 
+/*
+ * What the emulators cannot show, read from the image with the manuals:
+ * execute permission, EPT and Svpbmt memory types, RISC-V A/D (QEMU 7.2
+ * sets them itself), and the leaf size aspace_translate reports.
+ */
+static void check_leaf_encoding(struct hw_layout *l, const struct hw_expect *e,
+				unsigned *leaf_sizes)
+{
+	struct aspace_hw_root root;
+	struct hw_walk_fmt wf;
+	struct hw_leaf leaf;
+	unsigned flags,
+		mask = ASPACE_PERM_MASK | ASPACE_DEVICE | ASPACE_UNCACHED;
+	bool riscv = l->t->kind == HW_QEMU_RISCV;
+	char why[160];
+
+	if (root_of(l, &root, &wf) ||
+	    hw_walk(&wf, image_ptr, &l->hal, e->gpa, &leaf))
+		return; /* the emulator's verdict covers it */
+	leaf_sizes[(leaf.shift - 12) / 9 % 3]++;
+	flags = hw_leaf_flags(l->c.fmt, leaf.entry, l->cfg.platform.svpbmt, why,
+			      sizeof(why));
+	/* Without Svpbmt the leaf has no memory type (the PMAs decide). */
+	if (riscv && !l->cfg.platform.svpbmt)
+		mask = ASPACE_PERM_MASK;
+	if ((flags ^ e->flags) & mask || why[0] ||
+	    (1ull << leaf.shift) != e->leaf_size)
+		hw_fail(l,
+			"gpa %#" PRIx64 ": leaf entry %#" PRIx64
+			" at hpa %#" PRIx64 " (2^%u) encodes flags %#x%s%s; "
+					    "translate says flags %#x,"
+			" leaf %#" PRIx64,
+			e->gpa, leaf.entry, leaf.entry_hpa, leaf.shift, flags,
+			why[0] ? "; " : "", why, e->flags, e->leaf_size);
+}
+
 static unsigned compare_all(struct hw_layout *l, const struct hw_result *res,
-			    bool report, unsigned *mapped)
+			    bool report, unsigned *mapped, unsigned *leaf_sizes)
 {
 	unsigned bad = 0;
 	size_t i;
 
 	*mapped = 0;
 	for (i = 0; i < l->nexpect; i++) {
-		*mapped += l->expect[i].mapped;
+		if (l->expect[i].mapped) {
+			(*mapped)++;
+			check_leaf_encoding(l, &l->expect[i], leaf_sizes);
+		}
 		if (!compare_probe(l, &l->expect[i], &res[i], report))
 			bad++;
 	}
@@ -551,19 +590,20 @@ static int run_layout(const struct options *o, const struct hw_case *c)
 	struct hw_layout l;
 	struct hw_result *res = NULL;
 	char dir[400] = "";
-	unsigned bad = 0, mapped = 0;
+	unsigned bad = 0, mapped = 0, leaf_sizes[3] = {0, 0, 0};
 	int failed;
 
 	if (hw_layout_build(&l, c, o->ops) == 0) {
 		hw_layout_probe_plan(&l, o->probes);
 		if (make_work_dir(o, &l, dir, sizeof(dir)) == 0 &&
 		    run_emulator(o, &l, dir, &res) == 0)
-			bad = compare_all(&l, res, true, &mapped);
+			bad = compare_all(&l, res, true, &mapped, leaf_sizes);
 	}
 	failed = l.failures != 0;
-	printf("%s %s: %u ops, %zu probes (%u mapped), %" PRIu64
-	       " KiB of image, %u mismatches\n",
+	printf("%s %s: %u ops, %zu probes (%u mapped: %u/%u/%u via 4K/2M/1G"
+	       " leaves), %" PRIu64 " KiB of image, %u mismatches\n",
 	       failed ? "FAIL" : "ok  ", l.name, l.ops, l.nexpect, mapped,
+	       leaf_sizes[0], leaf_sizes[1], leaf_sizes[2],
 	       hw_hal_dump_size(&l.hal) / 1024, bad);
 	if (failed)
 		printf("     replay: ASPACE_SEED=%#" PRIx64

@@ -241,6 +241,34 @@ static void op_map_linear(struct hw_layout *l)
 	hw_model_add(&l->model, &a);
 }
 
+/*
+ * vCPU calls from this (control) thread: a QSBR reader that stays online
+ * would hold back the grace periods that unmap and protect wait for, so
+ * the handle is offline between calls.
+ */
+static int vcpu_call_fault(struct hw_layout *l, uint64_t gpa, unsigned access)
+{
+	int rc;
+
+	aspace_vcpu_online(l->vcpu);
+	rc = aspace_vcpu_fault(l->vcpu, gpa, access);
+	aspace_vcpu_quiescent(l->vcpu);
+	aspace_vcpu_offline(l->vcpu);
+	return rc;
+}
+
+static int vcpu_call_translate(struct hw_layout *l, uint64_t gpa,
+			       struct aspace_xlate *x)
+{
+	int rc;
+
+	aspace_vcpu_online(l->vcpu);
+	rc = aspace_vcpu_translate(l->vcpu, gpa, x);
+	aspace_vcpu_quiescent(l->vcpu);
+	aspace_vcpu_offline(l->vcpu);
+	return rc;
+}
+
 /* Fixes a fault and records it; the model says whether it must succeed. */
 static void do_fault(struct hw_layout *l, uint64_t gpa, unsigned access)
 {
@@ -255,9 +283,15 @@ static void do_fault(struct hw_layout *l, uint64_t gpa, unsigned access)
 			return;
 		l->data_budget -= B2M;
 	}
-	rc = aspace_handle_fault(l->as, gpa, access);
-	snprintf(call, sizeof(call), "handle_fault(%#" PRIx64 ", %#x)", gpa,
-		 access);
+	if (l->vcpu && chance(l, 1, 2)) {
+		rc = vcpu_call_fault(l, gpa, access);
+		snprintf(call, sizeof(call), "vcpu_fault(%#" PRIx64 ", %#x)",
+			 gpa, access);
+	} else {
+		rc = aspace_handle_fault(l->as, gpa, access);
+		snprintf(call, sizeof(call), "handle_fault(%#" PRIx64 ", %#x)",
+			 gpa, access);
+	}
 	l->ops++;
 	if (check_rc(l, call, rc, want) && !rc && !a->linear)
 		push(&l->faulted, &l->nfaulted, &l->cap_faulted, gpa);
@@ -611,6 +645,14 @@ int hw_layout_build(struct hw_layout *l, const struct hw_case *c, unsigned nops)
 		return rc;
 	}
 	check_vtcr(l);
+	if (chance(l, 2, 3)) {
+		l->vcpu = aspace_vcpu_attach(l->as);
+		if (!l->vcpu) {
+			hw_fail(l, "aspace_vcpu_attach: %s", strerror(errno));
+			return -errno;
+		}
+		aspace_vcpu_offline(l->vcpu);
+	}
 	if (l->t->guest_size) {
 		struct hw_area g = {l->t->guest_gpa, l->t->guest_size,
 				    ASPACE_PERM_MASK, true, l->t->guest_hpa};
@@ -794,6 +836,23 @@ static void model_check(struct hw_layout *l, const struct hw_expect *e, int rc,
 			e->gpa, x->hpa);
 }
 
+static void check_vcpu_translate(struct hw_layout *l, uint64_t gpa, int rc,
+				 const struct aspace_xlate *x)
+{
+	struct aspace_xlate v = {0};
+	int vrc = vcpu_call_translate(l, gpa, &v);
+
+	if (vrc != rc || (!rc && (v.hpa != x->hpa || v.flags != x->flags ||
+				  v.leaf_size != x->leaf_size ||
+				  v.area_start != x->area_start ||
+				  v.area_size != x->area_size)))
+		hw_fail(l,
+			"gpa %#" PRIx64 ": vcpu_translate %s hpa %#" PRIx64
+			" flags %#x, translate %s hpa %#" PRIx64 " flags %#x",
+			gpa, errname(vrc), v.hpa, v.flags, errname(rc), x->hpa,
+			x->flags);
+}
+
 static void check_faulted(struct hw_layout *l)
 {
 	struct aspace_xlate x;
@@ -843,6 +902,8 @@ void hw_layout_probe_plan(struct hw_layout *l, size_t max_probes)
 		e->flags = x.flags;
 		e->leaf_size = x.leaf_size;
 		model_check(l, e, rc, &x);
+		if (l->vcpu)
+			check_vcpu_translate(l, e->gpa, rc, &x);
 	}
 	l->nexpect = n;
 	check_faulted(l);
@@ -851,6 +912,11 @@ void hw_layout_probe_plan(struct hw_layout *l, size_t max_probes)
 
 void hw_layout_destroy(struct hw_layout *l)
 {
+	if (l->vcpu) {
+		aspace_vcpu_online(l->vcpu);
+		aspace_vcpu_detach(l->vcpu);
+		l->vcpu = NULL;
+	}
 	if (l->as) {
 		aspace_destroy(l->as);
 		l->as = NULL;

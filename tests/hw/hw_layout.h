@@ -43,6 +43,10 @@ struct hw_layout {
 	struct hw_hal hal;
 	struct hw_model model;
 	struct aspace *as;
+	/* Half the faults and a second translation of every probe go
+	 * through a vCPU handle: the lock-free path must build and read the
+	 * same tables. */
+	struct aspace_vcpu *vcpu;
 	struct aspace_config cfg;
 	uint64_t win_lo, win_hi; /* the GPA window */
 	uint64_t op_lo, op_hi;	 /* where random areas usually go */

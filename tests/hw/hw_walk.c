@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "hw_walk.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum entry_kind { ENTRY_INVALID, ENTRY_TABLE, ENTRY_LEAF };
@@ -114,4 +115,99 @@ uint64_t hw_corrupt_entry(enum aspace_format fmt, const struct hw_leaf *leaf,
 			return e ^ (1ull << (10 + leaf->shift - 12));
 		return e ^ (1ull << leaf->shift);
 	}
+}
+
+static void note(char *why, size_t whysz, const char *what)
+{
+	size_t n = strlen(why);
+
+	if (n + 1 < whysz)
+		snprintf(why + n, whysz - n, "%s%s", n ? ", " : "", what);
+}
+
+static unsigned ept_leaf_flags(uint64_t e, char *why, size_t whysz)
+{
+	unsigned f = 0;
+
+	f |= e & 1 ? ASPACE_READ : 0;
+	f |= e & 2 ? ASPACE_WRITE : 0;
+	f |= e & 4 ? ASPACE_EXEC : 0;
+	switch ((e >> 3) & 7) {
+	case 0:
+		f |= ASPACE_DEVICE; /* UC */
+		break;
+	case 1:
+		f |= ASPACE_UNCACHED; /* WC */
+		break;
+	case 6:
+		break; /* WB */
+	default:
+		note(why, whysz, "memory type neither UC, WC nor WB");
+	}
+	return f;
+}
+
+static unsigned s2_leaf_flags(uint64_t e, char *why, size_t whysz)
+{
+	unsigned f = 0;
+
+	f |= e & (1ull << 6) ? ASPACE_READ : 0;
+	f |= e & (1ull << 7) ? ASPACE_WRITE : 0;
+	/* XN[54:53]: 0b00 executable; 0b10 not (bit 53 needs FEAT_XNX). */
+	f |= (e >> 53) & 3 ? 0 : ASPACE_EXEC;
+	if ((e >> 53) & 1)
+		note(why, whysz, "XN[0] set (FEAT_XNX encoding)");
+	switch ((e >> 2) & 0xf) {
+	case 0x1:
+		f |= ASPACE_DEVICE; /* Device-nGnRE */
+		break;
+	case 0x5:
+		f |= ASPACE_UNCACHED; /* Normal non-cacheable */
+		break;
+	case 0xf:
+		break; /* Normal write-back */
+	default:
+		note(why, whysz, "MemAttr neither device-nGnRE, NC nor WB");
+	}
+	if (!(e & (1ull << 10)))
+		note(why, whysz, "AF clear");
+	return f;
+}
+
+static unsigned riscv_leaf_flags(uint64_t e, bool svpbmt, char *why,
+				 size_t whysz)
+{
+	unsigned f = 0, pbmt = (unsigned)(e >> 61) & 3;
+
+	f |= e & 2 ? ASPACE_READ : 0;
+	f |= e & 4 ? ASPACE_WRITE : 0;
+	f |= e & 8 ? ASPACE_EXEC : 0;
+	/* Without Svade hardware updating, A = 0 or a write with D = 0
+	 * faults; every G-stage access is a U-mode access. */
+	if (!(e & 0x40))
+		note(why, whysz, "A clear");
+	if ((e & 4) && !(e & 0x80))
+		note(why, whysz, "writable with D clear");
+	if (!(e & 0x10))
+		note(why, whysz, "U clear");
+	if (pbmt && !svpbmt)
+		note(why, whysz, "PBMT set without Svpbmt");
+	if (pbmt == 1)
+		f |= ASPACE_UNCACHED;
+	else if (pbmt == 2)
+		f |= ASPACE_DEVICE;
+	else if (pbmt == 3)
+		note(why, whysz, "reserved PBMT 3");
+	return f;
+}
+
+unsigned hw_leaf_flags(enum aspace_format fmt, uint64_t entry, bool svpbmt,
+		       char *why, size_t whysz)
+{
+	why[0] = 0;
+	if (is_ept(fmt))
+		return ept_leaf_flags(entry, why, whysz);
+	if (is_riscv(fmt))
+		return riscv_leaf_flags(entry, svpbmt, why, whysz);
+	return s2_leaf_flags(entry, why, whysz);
 }

@@ -7,6 +7,8 @@
 #ifndef ASPACE_HW_WALK_H
 #define ASPACE_HW_WALK_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <aspace/aspace.h>
@@ -41,6 +43,17 @@ enum hw_corruption {
 /* The leaf entry with one corruption applied. */
 uint64_t hw_corrupt_entry(enum aspace_format fmt, const struct hw_leaf *leaf,
 			  enum hw_corruption kind);
+/*
+ * The aspace flags a leaf entry encodes, read from the manuals: R/W/X
+ * (EPT bits 0-2; S2AP bits 6-7 and XN bit 54; RISC-V R/W/X) and the
+ * memory type (EPT bits 5:3 UC/WC/WB; Arm MemAttr device/NC/WB; RISC-V
+ * PBMT IO/NC when svpbmt). Encodings that the manuals make faulting or
+ * that have no aspace meaning are described in why (empty when none):
+ * they are what the emulators cannot show (QEMU 7.2 sets RISC-V A/D
+ * itself; Bochs does not act on EPT memory types).
+ */
+unsigned hw_leaf_flags(enum aspace_format fmt, uint64_t entry, bool svpbmt,
+		       char *why, size_t whysz);
 /* Whether the leaf entry grants write access. */
 int hw_leaf_writable(enum aspace_format fmt, uint64_t entry);
 
