@@ -42,7 +42,12 @@ profile() { # name filter
 		"$bin" --benchmark_filter="$2" --benchmark_min_time="$min_time" \
 		>"$out/perf-$1.bench.txt" || { echo "perf record failed" >&2; return 1; }
 	grep -E '^(fault|translate|scale)' "$out/perf-$1.bench.txt" || true
-	perf report -i "$data" --stdio --no-children --sort dso,symbol \
+	echo "-- by object --"
+	perf report -i "$data" --stdio --no-children -F overhead,dso \
+		--percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' |
+		tee "$out/perf-$1.dso.txt"
+	echo "-- top symbols --"
+	perf report -i "$data" --stdio --no-children -F overhead,dso,sym \
 		--percent-limit 0.5 2>/dev/null | grep -v '^#' | grep -v '^$' |
 		head -n "$top" | tee "$out/perf-$1.top.txt"
 }
