@@ -185,6 +185,8 @@ static void bm_fault(gb_state *st, void *arg)
 	}
 	bench_failed(st, bad, "fault");
 	gb_set_items_processed(st, (int64_t)gb_iterations(st));
+	if (c->control)
+		gb_set_label(st, "mutex baseline");
 	report_host_faults(st, host_faults);
 	if (c->same)
 		report_spurious(st, fx->as, &before);

@@ -171,6 +171,8 @@ static void bm_translate(gb_state *st, void *arg)
 			}
 	}
 	gb_keep_u64(acc);
+	if (c->control)
+		gb_set_label(st, "mutex baseline");
 	bench_failed(st, bad, "translate");
 	gb_set_items_processed(st, (int64_t)gb_iterations(st));
 	goto out;
