@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,9 +242,34 @@ static void hal_free(void *ctx, aspace_hpa_t hpa, size_t size)
 	pthread_mutex_unlock(&H.lock);
 }
 
+/*
+ * The library calls phys_to_virt while it walks, inside its RCU read
+ * section. Stalling there now and then widens the windows in which a walk
+ * holds an entry that a control operation is replacing, so that a frame
+ * freed too early (or an entry installed too late) gets caught.
+ */
+static void stall_sometimes(void)
+{
+	static _Thread_local uint64_t rng;
+	uint64_t roll;
+
+	if (!rng)
+		rng = (uintptr_t)&rng | 1;
+	roll = rng_next(&rng) % 1024;
+	if (roll < 4) {
+		sched_yield();
+	} else if (roll < 20) {
+		double until = now_seconds() + 2e-6;
+
+		while (now_seconds() < until)
+			;
+	}
+}
+
 static void *hal_p2v(void *ctx, aspace_hpa_t hpa)
 {
 	(void)ctx;
+	stall_sometimes();
 	if (hpa < MEM_PHYS_BASE || hpa - MEM_PHYS_BASE >= MEM_TOTAL)
 		stress_fatal("HAL phys_to_virt(%#" PRIx64 "): not host memory "
 			     "this HAL knows",

@@ -474,6 +474,7 @@ static void sum_counts(const struct run *r, const struct threads *t,
 		tot->v.outside += n->outside;
 		tot->v.idle += n->idle;
 		tot->v.replug += n->replug;
+		tot->v.recheck += n->recheck;
 		tot->v.racing += n->racing;
 		tot->v.unverified += n->unverified;
 	}
@@ -508,11 +509,11 @@ static void print_run(const struct run *r, const struct aspace_config *cfg,
 	printf("  vcpu ops %" PRIu64 ": translate %" PRIu64 " fault %" PRIu64
 	       " read %" PRIu64 " write %" PRIu64 " readback %" PRIu64
 	       " scan %" PRIu64 " outside %" PRIu64 "; racing %" PRIu64
-	       " unverifiable %" PRIu64 " idle %" PRIu64 " replug %" PRIu64
-	       "\n",
+	       " unverifiable %" PRIu64 " recheck %" PRIu64 " idle %" PRIu64
+	       " replug %" PRIu64 "\n",
 	       vops, v->xlate, v->fault, v->read, v->write, v->readback,
-	       v->scan, v->outside, v->racing, v->unverified, v->idle,
-	       v->replug);
+	       v->scan, v->outside, v->racing, v->unverified, v->recheck,
+	       v->idle, v->replug);
 	printf("  control ops %" PRIu64 ": map_linear %" PRIu64
 	       " map_alloc %" PRIu64 " unmap %" PRIu64 " protect %" PRIu64
 	       " (expected errors %" PRIu64 "); checks %" PRIu64

@@ -183,7 +183,7 @@ struct slot {
 
 struct vcpu_counts {
 	uint64_t xlate, fault, read, write, readback, scan, outside, idle;
-	uint64_t replug;
+	uint64_t replug, recheck;
 	uint64_t racing, unverified;
 };
 
@@ -222,12 +222,20 @@ struct track {
 	bool valid;
 };
 
+#define SUSPECTS 16
+
 struct vcpu_ctx {
 	struct run *r;
 	unsigned id;
 	uint64_t rng;
 	struct aspace_vcpu *v;
 	uint64_t counter;
+	/* gpas whose last call raced: look again once the slot is quiet */
+	struct {
+		struct slot *s;
+		uint64_t gpa;
+	} suspect[SUSPECTS];
+	unsigned nsuspects;
 	pthread_barrier_t *start;
 	_Atomic uint64_t ops;
 	struct vcpu_counts n;

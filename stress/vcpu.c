@@ -189,6 +189,21 @@ static void check_translate(struct vcpu_ctx *c, const struct window *w,
 	report(c, w, gpa, what, obs, why);
 }
 
+/*
+ * A call that raced may have left something behind (an entry installed
+ * after the area went away, a leaf that missed a protect): translate the
+ * gpa again later, when the slot is likely quiet.
+ */
+static void suspect(struct vcpu_ctx *c, struct slot *s, uint64_t gpa)
+{
+	unsigned i = c->nsuspects < SUSPECTS
+			     ? c->nsuspects++
+			     : (unsigned)rng_below(&c->rng, SUSPECTS);
+
+	c->suspect[i].s = s;
+	c->suspect[i].gpa = gpa;
+}
+
 static void count_window(struct vcpu_ctx *c, const struct window *w)
 {
 	if (!window_stable(w))
@@ -239,6 +254,8 @@ static void op_fault(struct vcpu_ctx *c, struct slot *s, uint64_t gpa)
 	window_close(&w);
 	c->n.fault++;
 	count_window(c, &w);
+	if (!window_stable(&w))
+		suspect(c, s, gpa);
 	if (!w.verifiable)
 		return;
 	snprintf(obs, sizeof(obs), "rc=%d (access %#x)", rc, access);
@@ -355,6 +372,8 @@ static void op_read(struct vcpu_ctx *c, struct slot *s, uint64_t gpa,
 	rc = aspace_vcpu_read(c->v, gpa, buf, len);
 	window_close(&w);
 	count_window(c, &w);
+	if (!window_stable(&w))
+		suspect(c, s, gpa);
 	if (w.verifiable)
 		check_read(c, &w, gpa, rc, buf, len);
 }
@@ -400,6 +419,8 @@ static void op_write(struct vcpu_ctx *c, struct slot *s, uint64_t gpa)
 	window_close(&w);
 	c->n.write++;
 	count_window(c, &w);
+	if (!window_stable(&w))
+		suspect(c, s, gpa);
 	if (!w.verifiable) {
 		track_forget(c, gpa, rc);
 		return;
@@ -482,13 +503,26 @@ static void op_data(struct vcpu_ctx *c, struct slot *s, uint64_t gpa,
 	}
 }
 
+static void recheck(struct vcpu_ctx *c)
+{
+	unsigned i = (unsigned)rng_below(&c->rng, c->nsuspects);
+	struct slot *s = c->suspect[i].s;
+	uint64_t gpa = c->suspect[i].gpa;
+
+	c->suspect[i] = c->suspect[--c->nsuspects];
+	c->n.recheck++;
+	op_translate(c, s, gpa & ~(PAGE - 1));
+}
+
 static void vcpu_step(struct vcpu_ctx *c)
 {
 	struct slot *s = pick_slot(c);
 	uint64_t gpa = pick_gpa(c, s);
 	uint64_t roll = rng_below(&c->rng, 1000);
 
-	if (roll < 5)
+	if (c->nsuspects && rng_pct(&c->rng, 20))
+		recheck(c);
+	else if (roll < 5)
 		op_outside(c);
 	else if (roll < 300)
 		op_translate(c, s, gpa);
