@@ -112,6 +112,9 @@ int aspace_create(const struct aspace_config *cfg, struct aspace **out)
 		goto fail;
 	if (as->hal.alloc(as->hal.ctx, as->root_size, &as->root_hpa))
 		goto fail_set;
+	as->fam = family_get(&as->hal);
+	if (!as->fam)
+		goto fail_root;
 	as->root_va = pt_va(as, as->root_hpa);
 	memset(as->root_va, 0, as->root_size);
 	pthread_mutex_init(&as->lock, NULL);
@@ -119,6 +122,8 @@ int aspace_create(const struct aspace_config *cfg, struct aspace **out)
 	cache_init(&as->ctl_cache, cfg->cache_batch ? cfg->cache_batch : 32);
 	*out = as;
 	return 0;
+fail_root:
+	as->hal.free(as->hal.ctx, as->root_hpa, as->root_size);
 fail_set:
 	free(as->areas);
 fail:
@@ -137,7 +142,7 @@ void aspace_destroy(struct aspace *as)
 	as->hal.free(as->hal.ctx, as->root_hpa, as->root_size);
 	pthread_mutex_unlock(&as->lock);
 	pthread_mutex_destroy(&as->lock);
-	free(as->huge.v);
+	family_put(as->fam);
 	free(as->areas);
 	free(as->handler);
 	while (as->old_handlers) {
@@ -430,11 +435,25 @@ static void areas_free_removed(const struct area_set *old,
 	}
 }
 
-static int op_reserve_splits(struct pt_op *op)
+/*
+ * What splitting the blocks that straddle lo and hi may need: tables, room
+ * to track split 2 MiB frames, and a private copy of a 2 MiB frame shared
+ * copy-on-write (only clone makes those, and it holds as->lock).
+ */
+static int op_reserve_splits(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi)
 {
 	struct aspace *as = op->as;
+	aspace_gpa_t edge[2] = {lo, hi};
+	size_t copies = 0;
+	struct pt_lookup l;
 
-	if (huge_refs_reserve(&as->huge, 2))
+	for (int i = 0; i < 2; i++)
+		if (!ALIGNED(edge[i], ASPACE_BLOCK_2M) && edge[i] <= as->last &&
+		    pt_lookup(as, edge[i], &l) == 0 && l.level == 1 &&
+		    (l.pte & as->fmt.cow_bit))
+			copies++;
+	if (huge_reserve(as->fam, 2) ||
+	    stack_reserve(as, &op->data2m, copies, ASPACE_BLOCK_2M))
 		return -ENOMEM;
 	return stack_reserve(as, &op->tables, pt_split_tables_max(as),
 			     ASPACE_PAGE_SIZE);
@@ -454,7 +473,7 @@ int aspace_unmap(struct aspace *as, aspace_gpa_t gpa, uint64_t size)
 	r = edit_prepare(as, &e, gpa, hi);
 	if (r || !e.first)
 		goto out;
-	r = op_reserve_splits(&op);
+	r = op_reserve_splits(&op, gpa, hi);
 	if (r)
 		goto out_edit;
 	r = -ENOMEM;
@@ -526,7 +545,7 @@ int aspace_protect(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 	r = edit_prepare(as, &e, gpa, hi);
 	if (r)
 		goto out;
-	r = op_reserve_splits(&op);
+	r = op_reserve_splits(&op, gpa, hi);
 	if (r)
 		goto out_edit;
 	/* The parts inside the range, with the new permissions. */

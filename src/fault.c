@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rcu.h"
 
@@ -43,25 +44,104 @@ static int fault_2m(struct aspace *as, struct frame_cache *c,
 }
 
 /*
+ * Write to a leaf shared copy-on-write. If no other mapping holds the
+ * frame any more, make the leaf writable in place; otherwise copy the
+ * frame (2 MiB frames are copied whole) and swap the copy in. The final
+ * CAS happens under the frame's share lock, so a clone taking a new
+ * reference, or the other side deciding it is now the only user, sees
+ * either the old leaf and count or the new ones. Our reference is dropped
+ * only after our leaf stopped pointing at the frame, so the count never
+ * reaches zero here: the vCPU path never frees.
+ */
+static int cow_break(struct aspace *as, struct frame_cache *c,
+		     struct counters *cnt, const struct area *a,
+		     aspace_gpa_t gpa, const struct pt_lookup *l)
+{
+	const struct pt_format *f = &as->fmt;
+	uint64_t size = PT_LEVEL_SIZE(l->level);
+	aspace_gpa_t slot = ALIGN_DOWN(gpa, size);
+	aspace_hpa_t old = pte_addr(f, l->pte), copy;
+	pthread_mutex_t *lock = share_lock(as->fam, old);
+	struct hpa_map *m = share_map(as->fam, old);
+	pte_t wr = (l->pte & ~(f->attr_mask | f->cow_bit)) |
+		   (f->leaf_attr[l->level > 0][a->flags] & f->attr_mask);
+	uint32_t refs;
+	int r = -EAGAIN;
+
+	pthread_mutex_lock(lock);
+	refs = hpa_map_get(m, old);
+	if (refs <= 1 && pte_cas(l->ptep, l->pte, wr)) {
+		CNT_ADD(cnt, cow_reuses, 1);
+		r = 0;
+	}
+	pthread_mutex_unlock(lock);
+	if (refs <= 1)
+		return r;
+	if (l->level == 0)
+		copy = cache_pop(c);
+	else if (cache_pop_2m(as, c, &copy))
+		return -ENOMEM;
+	memcpy(pt_va(as, copy), pt_va(as, old), size);
+	wr = (wr & ~f->oa_mask) | pte_oa(f, copy);
+	pthread_mutex_lock(lock);
+	refs = hpa_map_get(m, old);
+	if (refs <= 1) {
+		/* The other side let go meanwhile: keep the frame after all. */
+		wr = (wr & ~f->oa_mask) | pte_oa(f, old);
+		r = pte_cas(l->ptep, l->pte, wr) ? 0 : -EAGAIN;
+		pthread_mutex_unlock(lock);
+		goto give_back;
+	}
+	if (f->id == ASPACE_FMT_S2_4K) { /* break-before-make */
+		if (pte_cas(l->ptep, l->pte, PTE_FROZEN)) {
+			if (as->hal.flush)
+				as->hal.flush(as->hal.ctx, slot, size);
+			pte_store(l->ptep, wr);
+			r = 0;
+		}
+	} else if (pte_cas(l->ptep, l->pte, wr)) {
+		r = 0;
+	}
+	if (r == 0) {
+		hpa_map_set(m, old, refs == 2 ? 0 : refs - 1);
+		CNT_ADD(cnt, cow_breaks, 1);
+	}
+	pthread_mutex_unlock(lock);
+	if (r == 0) {
+		/* Stale read-only translations of the old frame must go. */
+		if (f->id != ASPACE_FMT_S2_4K && as->hal.flush)
+			as->hal.flush(as->hal.ctx, slot, size);
+		return 0;
+	}
+give_back:
+	if (l->level == 0)
+		cache_push(as, c, copy);
+	else
+		cache_push_2m(as, c, copy);
+	return r;
+}
+
+/*
  * Resolve a fault the area allows. Caller holds the RCU read lock (vCPU)
  * or as->lock (control path), and topped the cache up.
  */
-int fault_resolve(struct aspace *as, struct frame_cache *c,
-		  struct counters *cnt, const struct area *a, aspace_gpa_t gpa)
+int fault_resolve_access(struct aspace *as, struct frame_cache *c,
+			 struct counters *cnt, const struct area *a,
+			 aspace_gpa_t gpa, unsigned access)
 {
 	struct pt_lookup l;
 	aspace_hpa_t hpa;
 	int r;
 
+	r = pt_lookup(as, gpa, &l);
+	if (r == 0 && (l.pte & as->fmt.cow_bit) && (access & ASPACE_WRITE))
+		return cow_break(as, c, cnt, a, gpa, &l);
 	/*
 	 * Linear areas are mapped eagerly: a fault there is a stale TLB entry
 	 * or a walk that met a block being split. Likewise a present leaf.
 	 */
-	if (a->kind == AREA_LINEAR)
-		return -EEXIST;
-	r = pt_lookup(as, gpa, &l);
-	if (r != -ENOENT)
-		return r == 0 ? -EEXIST : r;
+	if (r != -ENOENT || a->kind == AREA_LINEAR)
+		return r == 0 || r == -ENOENT ? -EEXIST : r;
 	/* A 2 MiB frame only where no table of 4 KiB leaves exists yet. */
 	if (l.level >= 1) {
 		r = fault_2m(as, c, cnt, a, gpa);
@@ -150,7 +230,8 @@ int aspace_vcpu_fault(struct aspace_vcpu *v, aspace_gpa_t gpa, unsigned access)
 	if (!a || (access & ~a->flags))
 		r = -EFAULT;
 	else
-		r = fault_resolve(as, &v->cache, &v->cnt, a, gpa);
+		r = fault_resolve_access(as, &v->cache, &v->cnt, a, gpa,
+					 access);
 	rcu_unlock(as);
 	if (v->cache.n4k > 2 * v->cache.batch + fault_frames(as))
 		cache_drain(as, &v->cache, v->cache.batch);
@@ -176,7 +257,8 @@ int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa, unsigned access)
 		if (!a || (access & ~a->flags))
 			r = -EFAULT;
 		else
-			r = fault_resolve(as, &as->ctl_cache, &as->ctl, a, gpa);
+			r = fault_resolve_access(as, &as->ctl_cache, &as->ctl,
+						 a, gpa, access);
 	}
 	pthread_mutex_unlock(&as->lock);
 	if (r == -EFAULT)

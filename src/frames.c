@@ -182,71 +182,69 @@ void free_list_add(struct pt_op *op, aspace_hpa_t hpa, uint64_t size)
 	op->freed.n++;
 }
 
-/* ---- split 2 MiB data frames ---- */
+/* ---- hpa -> count maps (open addressing, backward-shift delete) ---- */
 
-static size_t huge_slot(const struct huge_refs *h, aspace_hpa_t hpa)
+static size_t map_slot(const struct hpa_map *m, aspace_hpa_t hpa)
 {
-	size_t i = (size_t)((hpa >> 21) * 0x9e3779b97f4a7c15ull) & (h->cap - 1);
+	size_t i = (size_t)((hpa >> 12) * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
 
-	while (h->v[i].hpa && h->v[i].hpa != hpa)
-		i = (i + 1) & (h->cap - 1);
+	while (m->v[i].hpa && m->v[i].hpa != hpa)
+		i = (i + 1) & (m->cap - 1);
 	return i;
 }
 
-/* Room for more entries, so that huge_refs_add cannot fail later. */
-int huge_refs_reserve(struct huge_refs *h, size_t more)
+/* Room for more entries, so that hpa_map_set cannot fail later. */
+int hpa_map_reserve(struct hpa_map *m, size_t more)
 {
-	struct huge_refs bigger;
+	struct hpa_map bigger;
 
-	if ((h->n + more) * 2 <= h->cap)
+	if ((m->n + more) * 2 <= m->cap)
 		return 0;
-	bigger.cap = h->cap ? h->cap : 16;
-	while ((h->n + more) * 2 > bigger.cap)
+	bigger.cap = m->cap ? m->cap : 16;
+	while ((m->n + more) * 2 > bigger.cap)
 		bigger.cap *= 2;
 	bigger.v = calloc(bigger.cap, sizeof(*bigger.v));
 	if (!bigger.v)
 		return -ENOMEM;
 	bigger.n = 0;
-	for (size_t i = 0; i < h->cap; i++)
-		if (h->v[i].hpa)
-			huge_refs_add(&bigger, h->v[i].hpa, h->v[i].pages);
-	free(h->v);
-	*h = bigger;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->v[i].hpa)
+			hpa_map_set(&bigger, m->v[i].hpa, m->v[i].count);
+	free(m->v);
+	*m = bigger;
 	return 0;
 }
 
-void huge_refs_add(struct huge_refs *h, aspace_hpa_t hpa, uint32_t pages)
+uint32_t hpa_map_get(const struct hpa_map *m, aspace_hpa_t hpa)
 {
-	size_t i = huge_slot(h, hpa);
-
-	h->v[i].hpa = hpa;
-	h->v[i].pages = pages;
-	h->n++;
+	return m->cap ? m->v[map_slot(m, hpa)].count : 0;
 }
 
-bool huge_refs_tracked(struct huge_refs *h, aspace_hpa_t hpa)
+/* Set (count > 0, room reserved) or delete (count == 0). */
+void hpa_map_set(struct hpa_map *m, aspace_hpa_t hpa, uint32_t count)
 {
-	return h->cap && h->v[huge_slot(h, hpa)].hpa == hpa;
-}
+	size_t i, j;
 
-/* Drop pages references; true when the frame is now unused. */
-bool huge_refs_put(struct huge_refs *h, aspace_hpa_t hpa, uint32_t pages)
-{
-	size_t i = huge_slot(h, hpa), j;
-
-	h->v[i].pages -= pages;
-	if (h->v[i].pages)
-		return false;
-	/* Delete with backward shift so probe chains stay intact. */
-	h->v[i].hpa = 0;
-	h->n--;
-	for (j = (i + 1) & (h->cap - 1); h->v[j].hpa;
-	     j = (j + 1) & (h->cap - 1)) {
-		struct huge_ref r = h->v[j];
-
-		h->v[j].hpa = 0;
-		h->n--;
-		huge_refs_add(h, r.hpa, r.pages);
+	if (count) {
+		i = map_slot(m, hpa);
+		m->n += !m->v[i].hpa;
+		m->v[i].hpa = hpa;
+		m->v[i].count = count;
+		return;
 	}
-	return true;
+	if (!m->cap || !m->v[i = map_slot(m, hpa)].hpa)
+		return;
+	m->v[i].hpa = 0;
+	m->v[i].count = 0;
+	m->n--;
+	/* Re-insert the rest of the cluster so probe chains stay intact. */
+	for (j = (i + 1) & (m->cap - 1); m->v[j].hpa;
+	     j = (j + 1) & (m->cap - 1)) {
+		struct hpa_count e = m->v[j];
+
+		m->v[j].hpa = 0;
+		m->v[j].count = 0;
+		m->n--;
+		hpa_map_set(m, e.hpa, e.count);
+	}
 }

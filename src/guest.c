@@ -118,10 +118,13 @@ static int guest_segments(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 		if (!a || (a->flags & ASPACE_DEVICE))
 			return -EFAULT;
 		r = lookup_stable(as, at, &l);
-		if (r == -ENOENT) {
+		/* Fault lazy pages in; a write breaks copy-on-write sharing. */
+		if (r == -ENOENT ||
+		    (access == ASPACE_WRITE && (l.pte & as->fmt.cow_bit))) {
 			if (cache_topup(as, acc->cache, as->fmt.levels))
 				return -ENOMEM;
-			r = fault_resolve(as, acc->cache, acc->cnt, a, at);
+			r = fault_resolve_access(as, acc->cache, acc->cnt, a,
+						 at, access);
 			if (r && r != -EEXIST && r != -EAGAIN)
 				return r;
 			continue;

@@ -145,6 +145,7 @@ struct counters {
 	uint64_t data_bytes;
 	uint64_t faults, fixed, spurious, real;
 	uint64_t splits, flushes;
+	uint64_t cow_breaks, cow_reuses; /* copied, or made writable in place */
 };
 
 /* Single-writer increment: a plain add, visible to readers atomically. */
@@ -153,14 +154,36 @@ struct counters {
 			 __atomic_load_n(&(c)->field, __ATOMIC_RELAXED) + (v), \
 			 __ATOMIC_RELAXED)
 
-/* 2 MiB data frames split into smaller leaves: mapped 4 KiB pages left. */
-struct huge_ref {
+/* A map from frame address to a count. */
+struct hpa_count {
 	aspace_hpa_t hpa; /* 0: empty slot */
-	uint32_t pages;
+	uint32_t count;
 };
-struct huge_refs {
-	struct huge_ref *v;
+struct hpa_map {
+	struct hpa_count *v;
 	size_t n, cap; /* open addressing, cap a power of two */
+};
+
+/*
+ * Per-frame metadata of every address space that uses one HAL: a family.
+ * Clones and shared mappings hand frames between its members.
+ *  - share: references to data frames mapped more than once (a frame not
+ *    in the map has one reference), striped by address so that copy-on-
+ *    write breaks of different frames do not contend.
+ *  - huge: 2 MiB data frames split into 4 KiB leaves, with the count of
+ *    those leaves still mapped; such a frame is never shared whole.
+ */
+#define SHARE_STRIPES 64
+struct frame_family {
+	struct frame_family *next; /* registry */
+	struct aspace_hal hal;
+	unsigned users;
+	struct {
+		pthread_mutex_t lock;
+		struct hpa_map map;
+	} __attribute__((aligned(64))) share[SHARE_STRIPES];
+	pthread_mutex_t huge_lock;
+	struct hpa_map huge;
 };
 
 struct aspace {
@@ -184,7 +207,7 @@ struct aspace {
 	struct counters ctl;
 	struct counters retired; /* of detached vCPUs */
 	struct cds_list_head vcpus;
-	struct huge_refs huge;
+	struct frame_family *fam;
 	unsigned nvcpus;
 	struct fault_handler *handler;	    /* RCU-published, immutable */
 	struct fault_handler *old_handlers; /* freed at destroy */
@@ -269,10 +292,19 @@ struct pt_op;
 void free_list_add(struct pt_op *op, aspace_hpa_t hpa, uint64_t size);
 void free_list_commit(struct pt_op *op);
 void frame_zero(struct aspace *as, aspace_hpa_t hpa, size_t size);
-int huge_refs_reserve(struct huge_refs *h, size_t more);
-bool huge_refs_put(struct huge_refs *h, aspace_hpa_t hpa, uint32_t pages);
-void huge_refs_add(struct huge_refs *h, aspace_hpa_t hpa, uint32_t pages);
-bool huge_refs_tracked(struct huge_refs *h, aspace_hpa_t hpa);
+int hpa_map_reserve(struct hpa_map *m, size_t more);
+uint32_t hpa_map_get(const struct hpa_map *m, aspace_hpa_t hpa);
+void hpa_map_set(struct hpa_map *m, aspace_hpa_t hpa, uint32_t count);
+
+/* share.c */
+struct frame_family *family_get(const struct aspace_hal *hal);
+void family_put(struct frame_family *fam);
+pthread_mutex_t *share_lock(struct frame_family *fam, aspace_hpa_t hpa);
+struct hpa_map *share_map(struct frame_family *fam, aspace_hpa_t hpa);
+bool frame_shared(struct frame_family *fam, aspace_hpa_t hpa);
+bool frame_drop(struct frame_family *fam, aspace_hpa_t *hpa, uint64_t *size);
+int huge_reserve(struct frame_family *fam, size_t more);
+void huge_track(struct frame_family *fam, aspace_hpa_t hpa, uint32_t pages);
 
 /* rcu.c */
 void as_grace_period(struct aspace *as);
@@ -335,8 +367,16 @@ static inline const struct area *vcpu_area(struct aspace_vcpu *v,
 	return a;
 }
 
-int fault_resolve(struct aspace *as, struct frame_cache *cache,
-		  struct counters *cnt, const struct area *a, aspace_gpa_t gpa);
+int fault_resolve_access(struct aspace *as, struct frame_cache *cache,
+			 struct counters *cnt, const struct area *a,
+			 aspace_gpa_t gpa, unsigned access);
+/* A read fault: maps a lazy page, breaks no copy-on-write sharing. */
+static inline int fault_resolve(struct aspace *as, struct frame_cache *cache,
+				struct counters *cnt, const struct area *a,
+				aspace_gpa_t gpa)
+{
+	return fault_resolve_access(as, cache, cnt, a, gpa, ASPACE_READ);
+}
 
 /* aspace.c */
 bool flags_valid(unsigned flags);

@@ -67,6 +67,7 @@ struct pt_format {
 	 * Arm 55-58, RISC-V RSW 9:8). Splits and protects preserve them.
 	 */
 	pte_t sw_mask;
+	pte_t cow_bit; /* lowest software bit: leaf write-protected, shared */
 	uint64_t hpa_limit; /* output addresses must be below this */
 };
 

@@ -12,6 +12,7 @@
  *    before the first entry changes and the commit pass cannot fail.
  */
 #include <assert.h>
+#include <string.h>
 #include <errno.h>
 #include <string.h>
 
@@ -241,57 +242,96 @@ unsigned pt_split_tables_max(const struct aspace *as)
 }
 
 /*
+ * A shared (copy-on-write) 2 MiB frame cannot be split: the pieces would
+ * need references of their own. Give this mapping a private copy first,
+ * from the reservation. Returns the frame the block should map.
+ */
+static aspace_hpa_t block_private_copy(struct pt_op *op, aspace_hpa_t base,
+				       bool *copied)
+{
+	struct aspace *as = op->as;
+	pthread_mutex_t *lock = share_lock(as->fam, base);
+	aspace_hpa_t copy;
+	bool shared;
+
+	pthread_mutex_lock(lock);
+	shared = frame_shared(as->fam, base);
+	pthread_mutex_unlock(lock);
+	*copied = shared;
+	if (!shared)
+		return base;
+	copy = op_pop(&op->data2m);
+	memcpy(pt_va(as, copy), pt_va(as, base), ASPACE_BLOCK_2M);
+	return copy;
+}
+
+/*
  * Replace the block at p by a table of smaller leaves with the same
- * translation. EPT and G-stage swap in one store: nothing changes for the
+ * translation. EPT and G-stage swap in one step: nothing changes for the
  * CPU, so no flush. Arm requires break-before-make when a block becomes a
- * table: freeze (walkers back off), flush, then install.
+ * table: freeze (walkers back off), flush, then install. A vCPU breaking
+ * copy-on-write may replace the block meanwhile: hence CAS, and retry.
  */
 static pte_t *split_block(struct pt_op *op, pte_t *p, unsigned level,
 			  aspace_gpa_t slot, bool alloc_frame)
 {
 	struct aspace *as = op->as;
 	const struct pt_format *f = &as->fmt;
-	pte_t pte = pte_load(p);
-	aspace_hpa_t base = pte_addr(f, pte), hpa;
-	uint64_t csize = PT_LEVEL_SIZE(level - 1);
-	pte_t keep = pte & ~(f->oa_mask | f->size_bits[0] | f->size_bits[1]);
-	pte_t *child = op_new_table(op, &hpa);
+	uint64_t size = PT_LEVEL_SIZE(level), csize = PT_LEVEL_SIZE(level - 1);
+	aspace_hpa_t table, base, old;
+	pte_t pte, *child;
+	bool copied = false;
 
-	for (unsigned i = 0; i < PT_ENTRIES; i++)
-		child[i] = keep | pte_oa(f, base + i * csize) |
-			   f->size_bits[level - 1 > 0];
+	child = op_new_table(op, &table);
+	for (;;) {
+		pte = pte_load(p);
+		old = base = pte_addr(f, pte);
+		if (alloc_frame && (pte & f->cow_bit))
+			base = block_private_copy(op, old, &copied);
+		pte_t keep =
+			pte & ~(f->oa_mask | f->size_bits[0] | f->size_bits[1]);
+		for (unsigned i = 0; i < PT_ENTRIES; i++)
+			child[i] = keep | pte_oa(f, base + i * csize) |
+				   f->size_bits[level - 1 > 0];
+		if (f->id != ASPACE_FMT_S2_4K) {
+			if (pte_cas(p, pte, pte_mk_table(f, table)))
+				break;
+		} else if (pte_cas(p, pte, PTE_FROZEN)) {
+			if (as->hal.flush) {
+				as->hal.flush(as->hal.ctx, slot, size);
+				CNT_ADD(&as->ctl, flushes, 1);
+			}
+			pte_store(p, pte_mk_table(f, table));
+			break;
+		}
+		if (copied) /* lost to a copy-on-write break: try again */
+			op->data2m.v[op->data2m.n++] = base;
+	}
+	if (copied) {
+		/* Nothing may reach the shared frame before we let it go. */
+		if (f->id != ASPACE_FMT_S2_4K && as->hal.flush) {
+			as->hal.flush(as->hal.ctx, slot, size);
+			CNT_ADD(&as->ctl, flushes, 1);
+		}
+		uint64_t osize = size;
+
+		if (frame_drop(as->fam, &old, &osize))
+			free_list_add(op, old, osize);
+	}
 	if (alloc_frame) /* a 2 MiB data frame now backs 512 leaves */
-		huge_refs_add(&as->huge, base,
-			      (uint32_t)(PT_LEVEL_SIZE(level) >> 12));
+		huge_track(as->fam, base, PT_ENTRIES);
 	CNT_ADD(&as->ctl, leaves[level], -1);
 	CNT_ADD(&as->ctl, leaves[level - 1], PT_ENTRIES);
 	CNT_ADD(&as->ctl, splits, 1);
-	if (f->id == ASPACE_FMT_S2_4K) {
-		pte_store(p, PTE_FROZEN);
-		if (as->hal.flush) {
-			as->hal.flush(as->hal.ctx, slot, PT_LEVEL_SIZE(level));
-			CNT_ADD(&as->ctl, flushes, 1);
-		}
-	}
-	pte_store(p, pte_mk_table(f, hpa));
 	return child;
 }
 
-/* Return a data frame (or part of a split 2 MiB one) after the grace period. */
+/* Drop a data frame's mapping; free it after the grace period if last. */
 static void release_data(struct pt_op *op, aspace_hpa_t hpa, uint64_t size)
 {
-	struct aspace *as = op->as;
-
-	CNT_ADD(&as->ctl, data_bytes, -size);
-	if (size == ASPACE_PAGE_SIZE &&
-	    huge_refs_tracked(&as->huge, ALIGN_DOWN(hpa, ASPACE_BLOCK_2M))) {
-		aspace_hpa_t huge = ALIGN_DOWN(hpa, ASPACE_BLOCK_2M);
-
-		if (huge_refs_put(&as->huge, huge, 1))
-			free_list_add(op, huge, ASPACE_BLOCK_2M);
-		return;
-	}
-	free_list_add(op, hpa, size);
+	CNT_ADD(&op->as->ctl, data_bytes, -size);
+	if (frame_drop(op->as->fam, &hpa, &size))
+		free_list_add(op, hpa, size);
 }
 
 /*
@@ -381,6 +421,29 @@ void pt_unmap(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
 		    free_data);
 }
 
+/*
+ * New permissions for one leaf. A shared copy-on-write leaf stays
+ * read-only whatever the area allows: its first write breaks the sharing.
+ * CAS: a vCPU may break copy-on-write on it meanwhile.
+ */
+static void protect_leaf(struct pt_op *op, pte_t *p, unsigned level,
+			 aspace_gpa_t slot, unsigned flags)
+{
+	const struct pt_format *f = &op->as->fmt;
+	pte_t pte, new;
+
+	do {
+		pte = pte_load(p);
+		unsigned fl = pte & f->cow_bit ? flags & ~ASPACE_WRITE : flags;
+
+		new = (pte & ~f->attr_mask) |
+		      (f->leaf_attr[level > 0][fl] & f->attr_mask);
+		if (new == pte)
+			return;
+	} while (!pte_cas(p, pte, new));
+	flush_add(&op->flush, slot, PT_LEVEL_SIZE(level));
+}
+
 static void protect_level(struct pt_op *op, pte_t *table, unsigned level,
 			  aspace_gpa_t lo, aspace_gpa_t hi, unsigned flags,
 			  bool alloc)
@@ -388,7 +451,6 @@ static void protect_level(struct pt_op *op, pte_t *table, unsigned level,
 	struct aspace *as = op->as;
 	const struct pt_format *f = &as->fmt;
 	uint64_t size = PT_LEVEL_SIZE(level);
-	pte_t attr = f->leaf_attr[level > 0][flags] & f->attr_mask;
 
 	for (aspace_gpa_t gpa = lo; gpa < hi;) {
 		aspace_gpa_t slot = ALIGN_DOWN(gpa, size);
@@ -402,12 +464,7 @@ static void protect_level(struct pt_op *op, pte_t *table, unsigned level,
 			continue;
 		if (!pte_is_table(f, pte, level)) {
 			if (slot >= lo && slot + size <= hi) {
-				pte_t new = (pte & ~f->attr_mask) | attr;
-
-				if (new != pte) {
-					pte_xchg(p, new);
-					flush_add(&op->flush, slot, size);
-				}
+				protect_leaf(op, p, level, slot, flags);
 				continue;
 			}
 			child = split_block(op, p, level, slot,

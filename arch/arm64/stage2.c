@@ -84,6 +84,7 @@ int s2_format_init(struct pt_format *f, const struct aspace_config *cfg)
 	f->attr_mask = 0x7fcull | (3ull << 53);
 	/* Blocks exist at Arm levels 1 and 2 only: our levels 2 and 1. */
 	f->sw_mask = 0xfull << 55;
+	f->cow_bit = (0xfull << 55) & -(0xfull << 55);
 	f->leaf_levels = pt_platform_leaf_levels(&cfg->platform);
 	return 0;
 }

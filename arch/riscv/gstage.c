@@ -89,6 +89,7 @@ int gstage_format_init(struct pt_format *f, const struct aspace_config *cfg)
 	f->mt_uncached = RV_PBMT_NC;
 	f->attr_mask = 0xfeull | (3ull << RV_PBMT_SHIFT);
 	f->sw_mask = 3ull << 8;
+	f->cow_bit = (3ull << 8) & -(3ull << 8);
 	f->leaf_levels = pt_platform_leaf_levels(&cfg->platform);
 	return 0;
 }

@@ -70,6 +70,7 @@ int ept_format_init(struct pt_format *f, const struct aspace_config *cfg)
 	f->mt_uncached = EPT_MT_WC;
 	f->attr_mask = 0x7f; /* R, W, X, memory type, ignore-PAT */
 	f->sw_mask = 0x7full << 52;
+	f->cow_bit = (0x7full << 52) & -(0x7full << 52);
 	f->leaf_levels = pt_platform_leaf_levels(&cfg->platform);
 	return 0;
 }

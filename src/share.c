@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Frame families: reference counts of data frames that more than one
+ * mapping holds (copy-on-write clones, shared mappings), and of 2 MiB
+ * frames split into 4 KiB leaves. See struct frame_family.
+ *
+ * Every address space using the same HAL (alloc function and context)
+ * belongs to one family, found in a small registry, so frames can move
+ * between any two of them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct frame_family *registry;
+
+static bool same_hal(const struct aspace_hal *a, const struct aspace_hal *b)
+{
+	return a->alloc == b->alloc && a->free == b->free && a->ctx == b->ctx;
+}
+
+struct frame_family *family_get(const struct aspace_hal *hal)
+{
+	struct frame_family *fam;
+
+	pthread_mutex_lock(&registry_lock);
+	for (fam = registry; fam; fam = fam->next)
+		if (same_hal(&fam->hal, hal))
+			break;
+	if (!fam && posix_memalign((void **)&fam, 64, sizeof(*fam)) == 0) {
+		memset(fam, 0, sizeof(*fam));
+		fam->hal = *hal;
+		for (unsigned i = 0; i < SHARE_STRIPES; i++)
+			pthread_mutex_init(&fam->share[i].lock, NULL);
+		pthread_mutex_init(&fam->huge_lock, NULL);
+		fam->next = registry;
+		registry = fam;
+	}
+	if (fam)
+		fam->users++;
+	pthread_mutex_unlock(&registry_lock);
+	return fam;
+}
+
+void family_put(struct frame_family *fam)
+{
+	struct frame_family **pp;
+
+	pthread_mutex_lock(&registry_lock);
+	if (--fam->users == 0) {
+		for (pp = &registry; *pp != fam; pp = &(*pp)->next)
+			;
+		*pp = fam->next;
+		for (unsigned i = 0; i < SHARE_STRIPES; i++) {
+			pthread_mutex_destroy(&fam->share[i].lock);
+			free(fam->share[i].map.v);
+		}
+		pthread_mutex_destroy(&fam->huge_lock);
+		free(fam->huge.v);
+		free(fam);
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static unsigned stripe(aspace_hpa_t hpa)
+{
+	return (unsigned)((hpa >> 12) * 0x9e3779b97f4a7c15ull >> 58);
+}
+
+pthread_mutex_t *share_lock(struct frame_family *fam, aspace_hpa_t hpa)
+{
+	return &fam->share[stripe(hpa)].lock;
+}
+
+struct hpa_map *share_map(struct frame_family *fam, aspace_hpa_t hpa)
+{
+	return &fam->share[stripe(hpa)].map;
+}
+
+/* More than one mapping holds hpa. Caller holds share_lock(hpa). */
+bool frame_shared(struct frame_family *fam, aspace_hpa_t hpa)
+{
+	return hpa_map_get(share_map(fam, hpa), hpa) > 1;
+}
+
+int huge_reserve(struct frame_family *fam, size_t more)
+{
+	int r;
+
+	pthread_mutex_lock(&fam->huge_lock);
+	r = hpa_map_reserve(&fam->huge, more);
+	pthread_mutex_unlock(&fam->huge_lock);
+	return r;
+}
+
+/* A 2 MiB data frame now backs pages 4 KiB leaves (room reserved). */
+void huge_track(struct frame_family *fam, aspace_hpa_t hpa, uint32_t pages)
+{
+	pthread_mutex_lock(&fam->huge_lock);
+	hpa_map_set(&fam->huge, hpa, pages);
+	pthread_mutex_unlock(&fam->huge_lock);
+}
+
+/*
+ * A mapping of the data frame [*hpa, *hpa + *size) went away. True when
+ * nothing maps the memory any more: the caller frees [*hpa, *hpa + *size),
+ * which may have grown to the whole 2 MiB frame a 4 KiB leaf was part of.
+ */
+bool frame_drop(struct frame_family *fam, aspace_hpa_t *hpa, uint64_t *size)
+{
+	pthread_mutex_t *lock = share_lock(fam, *hpa);
+	struct hpa_map *m = share_map(fam, *hpa);
+	uint32_t refs, pages;
+	aspace_hpa_t base;
+
+	pthread_mutex_lock(lock);
+	refs = hpa_map_get(m, *hpa);
+	if (refs > 1)
+		hpa_map_set(m, *hpa, refs == 2 ? 0 : refs - 1);
+	pthread_mutex_unlock(lock);
+	if (refs > 1 || *size != ASPACE_PAGE_SIZE)
+		return refs <= 1;
+	base = ALIGN_DOWN(*hpa, ASPACE_BLOCK_2M);
+	pthread_mutex_lock(&fam->huge_lock);
+	pages = hpa_map_get(&fam->huge, base);
+	if (pages)
+		hpa_map_set(&fam->huge, base, pages - 1);
+	pthread_mutex_unlock(&fam->huge_lock);
+	if (pages > 1)
+		return false;
+	if (pages == 1) {
+		*hpa = base;
+		*size = ASPACE_BLOCK_2M;
+	}
+	return true;
+}
