@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
 
 #define BIG_LINEAR_MAX (64ull << 20)
 #define BIG_ALLOC_MAX (8ull << 20)
@@ -411,6 +412,154 @@ static void post_check(struct ctl_ctx *c, struct slot *s,
 		control_fault(c, s, op, context);
 }
 
+/* The control lane's page next to gpa: no vCPU touches its data. */
+static bool control_page(const struct run *r, const struct slot *s,
+			 uint64_t *gpa)
+{
+	uint64_t page = *gpa / PAGE;
+
+	if (r->nvcpu >= r->lanes)
+		return false;
+	*gpa = ((page & ~(uint64_t)(r->lanes - 1)) | r->nvcpu) * PAGE;
+	return *gpa >= s->gpa && *gpa - s->gpa < s->size;
+}
+
+/* host: the host memory behind a linear gpa before the write */
+static bool old_data_ok(const struct seg *sg, uint64_t gpa, const uint64_t w[2],
+			const uint64_t host[2])
+{
+	if (sg->kind == SEG_LINEAR)
+		return !memcmp(w, host, 16);
+	return (!w[0] && !w[1]) || is_tag(w[0], w[1], CTL_WRITER, gpa);
+}
+
+/*
+ * Host accesses from the control path (they fault lazy pages in, racing
+ * with vCPU faults in the same blocks): read what is there, write a tag,
+ * read it back.
+ */
+static void control_data(struct ctl_ctx *c, struct slot *s)
+{
+	uint64_t gpa = s->gpa + rng_below(&c->rng, s->size / PAGE) * PAGE;
+	uint64_t old[2], tag[2], back[2], host[2] = {0, 0};
+	const struct seg *sg;
+	int want, r1, r2, r3;
+	char desc[1024];
+
+	if (!control_page(c->r, s, &gpa))
+		return;
+	gpa += 16 * rng_below(&c->rng, PAGE / 16);
+	sg = st_find(&s->cur, gpa);
+	want = sg && !(sg->flags & ASPACE_DEVICE) ? 0 : -EFAULT;
+	tag[0] = tag_word(CTL_WRITER, ++c->counter);
+	tag[1] = gpa;
+	c->n.data++;
+	if (sg && sg->kind == SEG_LINEAR)
+		memcpy(host, hal_va(sg->hpa + (gpa - sg->start)), 16);
+	r1 = aspace_read(c->r->as, gpa, old, sizeof(old));
+	r2 = aspace_write(c->r->as, gpa, tag, sizeof(tag));
+	r3 = aspace_read(c->r->as, gpa, back, sizeof(back));
+	if (r1 == want && r2 == want && r3 == want &&
+	    (want ||
+	     (old_data_ok(sg, gpa, old, host) && !memcmp(back, tag, 16))))
+		return;
+	st_describe(&s->cur, desc, sizeof(desc));
+	stress_violation("control %u: aspace_read/write/read gpa=%#" PRIx64
+			 ": rc %d/%d/%d, expected %d; read %#" PRIx64
+			 " %#" PRIx64 ", wrote %#" PRIx64
+			 ", read back %#" PRIx64 " %#" PRIx64
+			 "\n  slot state: %s",
+			 c->id, gpa, r1, r2, r3, want, old[0], old[1], tag[0],
+			 back[0], back[1], desc);
+}
+
+/* Every page a segment spans must be where translate says it is. */
+static bool iov_segment_ok(struct run *r, uint64_t gpa, const struct iovec *v)
+{
+	uint64_t off = 0;
+	struct aspace_xlate xl;
+
+	while (off < v->iov_len) {
+		if (aspace_translate(r->as, gpa + off, &xl) ||
+		    hal_va(xl.hpa) != (uint8_t *)v->iov_base + off)
+			return false;
+		off = ((gpa + off) & ~(PAGE - 1)) + PAGE - gpa;
+	}
+	return true;
+}
+
+static void control_iov(struct ctl_ctx *c, struct slot *s)
+{
+	uint64_t len = 1 + rng_below(&c->rng, 16 * PAGE), gpa, at, end;
+	struct iovec iov[64];
+	bool ram = true;
+	int n, i;
+
+	gpa = s->gpa + rng_below(&c->rng, s->size - len);
+	if (rng_pct(&c->rng, 50)) {
+		const struct sstate *st = &s->cur;
+
+		if (st->n) {
+			const struct seg *sg =
+				&st->s[rng_below(&c->rng, st->n)];
+
+			gpa = sg->start + rng_below(&c->rng, sg->size);
+			if (gpa + len > s->gpa + s->size)
+				len = s->gpa + s->size - gpa;
+		}
+	}
+	end = gpa + len;
+	for (at = gpa & ~(PAGE - 1); at < end; at += PAGE) {
+		const struct seg *sg = st_find(&s->cur, at);
+
+		ram &= sg && !(sg->flags & ASPACE_DEVICE);
+	}
+	c->n.iov++;
+	n = aspace_guest_iov(c->r->as, gpa, len, iov, 64);
+	if (n < 0 || !ram) {
+		if (n == (ram ? 0 : -EFAULT) || (ram && n == -ENOSPC))
+			return;
+		stress_violation("control %u: aspace_guest_iov(%#" PRIx64
+				 ", %#" PRIx64 ") = %d, expected %s",
+				 c->id, gpa, len, n,
+				 ram ? "segments" : "-EFAULT");
+		return;
+	}
+	for (i = 0, at = gpa; i < n; at += iov[i++].iov_len)
+		if (!iov[i].iov_len || at + iov[i].iov_len > end ||
+		    !iov_segment_ok(c->r, at, &iov[i]))
+			break;
+	if (i == n && at == end)
+		return;
+	stress_violation("control %u: aspace_guest_iov(%#" PRIx64 ", %#" PRIx64
+			 ") = %d segments: segment %d (gpa %#" PRIx64
+			 ", %zu bytes at %p) is not where translate maps it, "
+			 "or the segments do not add up",
+			 c->id, gpa, len, n, i, at, i < n ? iov[i].iov_len : 0,
+			 i < n ? iov[i].iov_base : NULL);
+}
+
+/* A real fault from the control path: no area or a forbidden access. */
+static void control_real_fault(struct ctl_ctx *c, struct slot *s)
+{
+	uint64_t gpa = s->gpa + rng_below(&c->rng, s->size / PAGE) * PAGE;
+	const struct seg *sg = st_find(&s->cur, gpa);
+	unsigned access = ASPACE_EXEC;
+	int want, rc;
+
+	if (sg && (sg->flags & ASPACE_EXEC))
+		access = sg->flags & ASPACE_WRITE ? 0 : ASPACE_WRITE;
+	if (!access || (sg && sg->kind == SEG_ALLOC && rng_pct(&c->rng, 50)))
+		return;
+	want = c->r->oracle.real_fault_rc;
+	c->n.real_faults++;
+	rc = aspace_handle_fault(c->r->as, gpa, access);
+	if (rc != want)
+		stress_violation("control %u: aspace_handle_fault(%#" PRIx64
+				 ", %#x) = %d, expected %d (a real fault)",
+				 c->id, gpa, access, rc, want);
+}
+
 static void extras(struct ctl_ctx *c)
 {
 	struct aspace_stats st;
@@ -441,6 +590,12 @@ static void control_step(struct ctl_ctx *c)
 	rc = publish_and_call(c, s, &op);
 	if (!stress_failed())
 		post_check(c, s, &op, rc);
+	if (rng_pct(&c->rng, 30))
+		control_data(c, s);
+	if (rng_pct(&c->rng, 20))
+		control_iov(c, s);
+	if (rng_pct(&c->rng, 10))
+		control_real_fault(c, s);
 	atomic_store_explicit(&s->busy, 0, memory_order_release);
 	extras(c);
 }
@@ -449,6 +604,8 @@ void *control_thread(void *arg)
 {
 	struct ctl_ctx *c = arg;
 	uint64_t ops = 0;
+
+	stress_control_thread = true;
 
 	pthread_barrier_wait(c->start);
 	while (!atomic_load_explicit(&c->r->stop, memory_order_relaxed) &&

@@ -255,10 +255,10 @@ static void stall_sometimes(void)
 
 	if (!rng)
 		rng = (uintptr_t)&rng | 1;
-	roll = rng_next(&rng) % 1024;
-	if (roll < 4) {
+	roll = rng_next(&rng) % 65536;
+		if (roll < 16) {
 		sched_yield();
-	} else if (roll < 20) {
+	} else if (roll < 1024) {
 		double until = now_seconds() + 2e-6;
 
 		while (now_seconds() < until)
@@ -307,19 +307,24 @@ static void *map_fixed(uint8_t *at, uint64_t len, int flags, int fd)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* 2 MiB of a memfd, mapped again and again: 1 GiB-aligned "RAM". */
+/*
+ * 2 MiB of a memfd, mapped again and again: 1 GiB-aligned "RAM". Each
+ * chunk has its own memfd, so that slots never share host memory.
+ */
 static int setup_big(void)
 {
-	int fd = memfd_create("aspace-stress", MFD_CLOEXEC);
-	uint64_t len = MEM_BIG_CHUNKS * SZ_1G;
+	for (unsigned i = 0; i < MEM_BIG_CHUNKS; i++) {
+		int fd = memfd_create("aspace-stress", MFD_CLOEXEC);
+		uint8_t *chunk = H.va + MEM_BIG_OFF + i * SZ_1G;
 
-	if (fd < 0 || ftruncate(fd, SZ_2M))
-		return -errno;
-	for (uint64_t off = 0; off < len; off += SZ_2M)
-		if (!map_fixed(H.va + MEM_BIG_OFF + off, SZ_2M, MAP_SHARED, fd))
+		if (fd < 0 || ftruncate(fd, SZ_2M))
 			return -errno;
-	close(fd);
-	fill_pattern(H.va + MEM_BIG_OFF, SZ_2M, 0);
+		for (uint64_t off = 0; off < SZ_1G; off += SZ_2M)
+			if (!map_fixed(chunk + off, SZ_2M, MAP_SHARED, fd))
+				return -errno;
+		close(fd);
+		fill_pattern(chunk, SZ_2M, i * SZ_1G);
+	}
 	return 0;
 }
 

@@ -126,9 +126,21 @@ bool stress_failed(void)
 	return atomic_load_explicit(&violations, memory_order_relaxed) != 0;
 }
 
+_Thread_local bool stress_control_thread;
+
+/*
+ * The hook "runs outside every lock of the library": from a control thread
+ * it takes the address space's lock itself (through aspace_stats), which
+ * would hang if the library held it. (Not from vCPU threads: under QSBR a
+ * vCPU must not block while online.)
+ */
 int stress_fault_hook(void *ctx, aspace_gpa_t gpa, unsigned access)
 {
 	struct run *r = ctx;
+	struct aspace_stats st;
+
+	if (stress_control_thread)
+		aspace_stats(r->as, &st);
 
 	if ((access != ASPACE_READ && access != ASPACE_WRITE &&
 	     access != ASPACE_EXEC))
@@ -224,7 +236,7 @@ static int setup_run(struct run *r, const struct fmt_cfg *f,
 	setup_slots(r, cfg->base);
 	r->nvcpu = o->vcpus;
 	r->nctl = o->control;
-	r->lanes = lanes_for(r->nvcpu);
+	r->lanes = lanes_for(r->nvcpu + 1); /* lane nvcpu: control threads */
 	/* a 2-level stage-2 walk starts below the level of 1 GiB blocks */
 	r->oracle = (struct oracle){
 		.no_1g = cfg->platform.no_block_1g ||
@@ -487,6 +499,9 @@ static void sum_counts(const struct run *r, const struct threads *t,
 		tot->c.checks += n->checks;
 		tot->c.faults += n->faults;
 		tot->c.barriers += n->barriers;
+		tot->c.data += n->data;
+		tot->c.iov += n->iov;
+		tot->c.real_faults += n->real_faults;
 	}
 }
 
@@ -517,10 +532,11 @@ static void print_run(const struct run *r, const struct aspace_config *cfg,
 	printf("  control ops %" PRIu64 ": map_linear %" PRIu64
 	       " map_alloc %" PRIu64 " unmap %" PRIu64 " protect %" PRIu64
 	       " (expected errors %" PRIu64 "); checks %" PRIu64
-	       " faults %" PRIu64 " barriers %" PRIu64 "\n",
+	       " faults %" PRIu64 " real faults %" PRIu64 " data %" PRIu64
+	       " iov %" PRIu64 " barriers %" PRIu64 "\n",
 	       c->op[0] + c->op[1] + c->op[2] + c->op[3], c->op[0], c->op[1],
 	       c->op[2], c->op[3], c->expected_err, c->checks, c->faults,
-	       c->barriers);
+	       c->real_faults, c->data, c->iov, c->barriers);
 	printf("  frames peak %.1f MiB, flushes %" PRIu64
 	       ", fault hook calls %" PRIu64
 	       "; lazy race rounds %u (spurious faults %" PRIu64 ")\n",

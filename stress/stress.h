@@ -192,6 +192,7 @@ enum ctl_kind { CTL_LINEAR, CTL_ALLOC, CTL_UNMAP, CTL_PROTECT, CTL_NKINDS };
 struct ctl_counts {
 	uint64_t op[CTL_NKINDS];
 	uint64_t expected_err, checks, faults, barriers;
+	uint64_t data, iov, real_faults;
 };
 
 struct run {
@@ -202,7 +203,11 @@ struct run {
 	struct slot *slots;
 	unsigned nslots;
 	unsigned nvcpu, nctl;
-	unsigned lanes; /* page p is owned by vCPU p % lanes, if it exists */
+	/*
+	 * Page p belongs to vCPU p % lanes if it exists, to the control
+	 * thread holding the slot if p % lanes == nvcpu, else to nobody.
+	 */
+	unsigned lanes;
 	atomic_bool stop;
 	atomic_uint next_area_id;
 	bool fault_hook;
@@ -211,7 +216,24 @@ struct run {
 
 /* What the fault hook, when a run installs it, makes real faults return. */
 #define HOOK_RC 1
+/* The hook checks from control threads that it runs outside the lock. */
+extern _Thread_local bool stress_control_thread;
 int stress_fault_hook(void *ctx, aspace_gpa_t gpa, unsigned access);
+
+/* Data tags: magic, writer (vCPU id or CTL_WRITER), counter; gpa. */
+#define TAG_MAGIC 0xa5ull
+#define CTL_WRITER 0xffffu
+static inline uint64_t tag_word(unsigned writer, uint64_t counter)
+{
+	return TAG_MAGIC << 56 | (uint64_t)(writer & 0xffff) << 40 |
+	       (counter & ((1ull << 40) - 1));
+}
+static inline bool is_tag(uint64_t w0, uint64_t w1, unsigned writer,
+			  uint64_t gpa)
+{
+	return w0 >> 56 == TAG_MAGIC && ((w0 >> 40) & 0xffff) == writer &&
+	       w1 == gpa;
+}
 
 #define TRACK_N 2048
 
@@ -246,6 +268,7 @@ struct ctl_ctx {
 	struct run *r;
 	unsigned id;
 	uint64_t rng;
+	uint64_t counter;
 	pthread_barrier_t *start;
 	_Atomic uint64_t ops;
 	struct ctl_counts n;

@@ -24,7 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-#define TAG_MAGIC 0xa5ull
 #define WHY_LEN 320
 #define MSG_LEN 8192
 
@@ -276,15 +275,7 @@ translate:
 
 static uint64_t make_tag(struct vcpu_ctx *c)
 {
-	c->counter = (c->counter + 1) & ((1ull << 40) - 1);
-	return TAG_MAGIC << 56 | (uint64_t)(c->id & 0xffff) << 40 | c->counter;
-}
-
-static bool own_tag(const struct vcpu_ctx *c, uint64_t w0, uint64_t w1,
-		    uint64_t gpa)
-{
-	return w0 >> 56 == TAG_MAGIC && ((w0 >> 40) & 0xffff) == c->id &&
-	       w1 == gpa;
+	return tag_word(c->id, ++c->counter);
 }
 
 static struct track *track_slot(struct vcpu_ctx *c, uint64_t gpa)
@@ -325,7 +316,7 @@ static bool word_ok(struct vcpu_ctx *c, const struct seg *sg, uint64_t gpa,
 		 "word %#" PRIx64 ": expected zeros or a tag of ours for it, "
 		 "found %#" PRIx64 " %#" PRIx64,
 		 gpa, w[0], w[1]);
-	return (!w[0] && !w[1]) || own_tag(c, w[0], w[1], gpa);
+	return (!w[0] && !w[1]) || is_tag(w[0], w[1], c->id, gpa);
 }
 
 static bool data_ok(struct vcpu_ctx *c, const struct seg *sg, uint64_t gpa,
