@@ -10,8 +10,10 @@ tests_libtestutil_la_SOURCES = \
 
 TEST_LIBS = tests/libtestutil.la libaspace.la -lpthread
 
-check_PROGRAMS += tests/test_random tests/test_hw_root tests/test_bad_input
-TESTS += tests/test_random tests/test_hw_root tests/test_bad_input
+check_PROGRAMS += tests/test_random tests/test_hw_root tests/test_bad_input \
+	tests/test_alloc_fail tests/test_pitfalls tests/example
+TESTS += tests/test_random tests/test_hw_root tests/test_bad_input \
+	tests/test_alloc_fail tests/test_pitfalls tests/example
 
 tests_test_random_SOURCES = tests/test_random.c
 tests_test_random_LDADD = $(TEST_LIBS)
@@ -19,3 +21,10 @@ tests_test_hw_root_SOURCES = tests/test_hw_root.c
 tests_test_hw_root_LDADD = $(TEST_LIBS)
 tests_test_bad_input_SOURCES = tests/test_bad_input.c
 tests_test_bad_input_LDADD = $(TEST_LIBS)
+tests_test_alloc_fail_SOURCES = tests/test_alloc_fail.c
+tests_test_alloc_fail_LDADD = $(TEST_LIBS)
+tests_test_pitfalls_SOURCES = tests/test_pitfalls.c
+tests_test_pitfalls_LDADD = $(TEST_LIBS)
+# The README example: the public header and the built-in host HAL only.
+tests_example_SOURCES = tests/example.c
+tests_example_LDADD = libaspace.la

@@ -300,7 +300,8 @@ void model_protect(struct model *m, aspace_gpa_t gpa, uint64_t size,
 	cut_at(m, gpa + size);
 	for (size_t i = model_lower(m, gpa);
 	     i < m->n && m->areas[i].start < gpa + size; i++)
-		m->areas[i].flags = flags;
+		m->areas[i].flags = (m->areas[i].flags & ~ASPACE_PERM_MASK) |
+				    (flags & ASPACE_PERM_MASK);
 }
 
 void model_clear(struct model *m)

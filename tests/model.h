@@ -56,7 +56,8 @@ bool model_covered(const struct model *m, aspace_gpa_t gpa, uint64_t size);
 void model_add(struct model *m, const struct m_area *a);
 /* Unmap [gpa, gpa + size): areas cut, frames and contents dropped. */
 void model_remove(struct model *m, aspace_gpa_t gpa, uint64_t size);
-/* Give [gpa, gpa + size) (fully covered) new flags, cutting areas. */
+/* Give [gpa, gpa + size) (fully covered) new permissions, cutting areas;
+ * each area keeps its memory type. */
 void model_protect(struct model *m, aspace_gpa_t gpa, uint64_t size,
 		   unsigned flags);
 void model_clear(struct model *m);

@@ -88,6 +88,7 @@ struct t_as_opts {
 	uint64_t size; /* 0: the whole width */
 	struct aspace_platform platform;
 	struct test_hal_opts hal;
+	unsigned cache_batch;
 };
 
 /* Creates both (failing the test on errors) and initialises the walker. */
