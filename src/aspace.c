@@ -732,6 +732,8 @@ void aspace_stats(struct aspace *as, struct aspace_stats *st)
 	st->faults_spurious = sum.spurious;
 	st->faults_real = sum.real;
 	st->splits = sum.splits;
+	st->cow_breaks = sum.cow_breaks;
+	st->cow_reuses = sum.cow_reuses;
 	st->flushes = sum.flushes;
 }
 

@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <errno.h>
 
+#include <urcu/arch.h>
 #include <urcu/compiler.h>
 #include <urcu/list.h>
 
@@ -347,6 +348,8 @@ int pt_install(struct aspace *as, struct frame_cache *c, struct counters *cnt,
 	       aspace_gpa_t gpa, unsigned target, pte_t leaf);
 void pt_free_root(struct aspace *as);
 unsigned pt_split_tables_max(const struct aspace *as);
+int pt_clone_area(struct pt_op *src, struct pt_op *dst, const struct area *a);
+void pt_unshare_area(struct aspace *as, const struct area *a);
 
 /* fault.c */
 

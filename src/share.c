@@ -136,3 +136,65 @@ bool frame_drop(struct frame_family *fam, aspace_hpa_t *hpa, uint64_t *size)
 	}
 	return true;
 }
+
+/* ---- clone ---- */
+
+static int clone_areas(struct aspace *src, struct aspace *dst)
+{
+	const struct area_set *s = src->areas;
+	struct area_set *set = area_set_new(MAX(s->n, 16), 0);
+
+	if (!set)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct area *a = s->v[i];
+
+		set->v[i] =
+			area_new(a->start, a->end, a->hpa, a->flags, a->kind);
+		if (!set->v[i]) {
+			while (i--)
+				free(set->v[i]);
+			free(set);
+			return -ENOMEM;
+		}
+		set->n = i + 1;
+	}
+	free(dst->areas);
+	dst->areas = set;
+	return 0;
+}
+
+int aspace_clone(struct aspace *src, struct aspace **out)
+{
+	struct pt_op sop = {.as = src}, dop;
+	struct aspace *dst;
+	struct fault_handler *h;
+	int r;
+
+	r = aspace_create(&src->cfg, &dst);
+	if (r)
+		return r;
+	dop = (struct pt_op){.as = dst};
+	pthread_mutex_lock(&src->lock);
+	/* dst is private until we return: its set needs no publishing. */
+	r = clone_areas(src, dst);
+	for (size_t i = 0; !r && i < dst->areas->n; i++)
+		r = pt_clone_area(&sop, &dop, src->areas->v[i]);
+	/* No write may reach a shared frame through a stale translation. */
+	flush_run(src, &sop.flush);
+	stack_release(dst, &dop.tables, ASPACE_PAGE_SIZE);
+	h = __atomic_load_n(&src->handler, __ATOMIC_ACQUIRE);
+	if (!r && h)
+		r = aspace_set_fault_handler(dst, h->fn, h->ctx);
+	if (r) {
+		/* Drop dst's references, then make src's leaves whole again. */
+		aspace_destroy(dst);
+		for (size_t i = 0; i < src->areas->n; i++)
+			if (src->areas->v[i]->kind == AREA_ALLOC)
+				pt_unshare_area(src, src->areas->v[i]);
+		dst = NULL;
+	}
+	pthread_mutex_unlock(&src->lock);
+	*out = dst;
+	return r;
+}

@@ -483,3 +483,156 @@ void pt_protect(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
 	protect_level(op, op->as->root_va, op->as->fmt.levels - 1u, lo, hi,
 		      flags, alloc);
 }
+
+/* ---- clone: copy leaves, sharing alloc frames copy-on-write ---- */
+
+struct clone_op {
+	struct pt_op *src, *dst;
+	const struct area *a;
+	int err;
+};
+
+/* Share an alloc leaf: one more reference, and read-only on both sides. */
+static pte_t clone_share_leaf(struct clone_op *c, pte_t *p, unsigned level,
+			      aspace_gpa_t slot)
+{
+	struct aspace *as = c->src->as;
+	const struct pt_format *f = &as->fmt;
+	pte_t pte, wp;
+	aspace_hpa_t hpa;
+	pthread_mutex_t *lock;
+	struct hpa_map *m;
+	uint32_t refs;
+
+	for (;;) {
+		while ((pte = pte_load(p)) == PTE_FROZEN) /* Arm CoW break */
+			caa_cpu_relax();
+		hpa = pte_addr(f, pte);
+		lock = share_lock(as->fam, hpa);
+		m = share_map(as->fam, hpa);
+		pthread_mutex_lock(lock);
+		if (pte_load(p) == pte)
+			break;
+		pthread_mutex_unlock(lock); /* a CoW break moved it: again */
+	}
+	if (hpa_map_reserve(m, 1)) {
+		pthread_mutex_unlock(lock);
+		c->err = -ENOMEM;
+		return 0;
+	}
+	refs = hpa_map_get(m, hpa);
+	hpa_map_set(m, hpa, refs <= 1 ? 2 : refs + 1);
+	wp = (pte & ~f->attr_mask) | f->cow_bit |
+	     (f->leaf_attr[level > 0][c->a->flags & ~ASPACE_WRITE] &
+	      f->attr_mask);
+	if (wp != pte)
+		pte_store(p, wp); /* vCPUs change leaves only under lock */
+	pthread_mutex_unlock(lock);
+	if (wp != pte)
+		flush_add(&c->src->flush, slot, PT_LEVEL_SIZE(level));
+	return wp;
+}
+
+/* A table for the destination: reserved, or fresh from the HAL. */
+static pte_t *clone_child(struct clone_op *c, pte_t *p, unsigned level)
+{
+	struct pt_op *op = c->dst;
+
+	if (pte_load(p) == 0 && op->tables.n == 0 &&
+	    stack_reserve(op->as, &op->tables, 8, ASPACE_PAGE_SIZE)) {
+		c->err = -ENOMEM;
+		return NULL;
+	}
+	return op_child(op, p, level);
+}
+
+static void clone_level(struct clone_op *c, pte_t *st, pte_t *dt,
+			unsigned level, aspace_gpa_t lo, aspace_gpa_t hi)
+{
+	struct aspace *src = c->src->as, *dst = c->dst->as;
+	const struct pt_format *f = &src->fmt;
+	uint64_t size = PT_LEVEL_SIZE(level);
+
+	for (aspace_gpa_t gpa = lo; gpa < hi && !c->err;) {
+		aspace_gpa_t slot = ALIGN_DOWN(gpa, size);
+		aspace_gpa_t next = MIN(slot + size, hi);
+		unsigned i = pt_index(f, gpa, level);
+		pte_t pte = pte_load(&st[i]);
+		pte_t *dchild;
+
+		gpa = next;
+		if (!pte_present(f, pte) && pte != PTE_FROZEN)
+			continue;
+		if (pte != PTE_FROZEN && pte_is_table(f, pte, level)) {
+			dchild = clone_child(c, &dt[i], level);
+			if (dchild)
+				clone_level(c, pt_table(src, pte), dchild,
+					    level - 1, MAX(lo, slot), next);
+			continue;
+		}
+		/* A leaf: an area never starts or ends inside a leaf. */
+		if (c->a->kind != AREA_LINEAR) {
+			pte = clone_share_leaf(c, &st[i], level, slot);
+			if (c->err)
+				return;
+			CNT_ADD(&dst->ctl, data_bytes, size);
+		}
+		pte_store(&dt[i], pte);
+		CNT_ADD(&dst->ctl, leaves[level], 1);
+	}
+}
+
+int pt_clone_area(struct pt_op *src, struct pt_op *dst, const struct area *a)
+{
+	struct clone_op c = {.src = src, .dst = dst, .a = a};
+	unsigned top = src->as->fmt.levels - 1u;
+
+	clone_level(&c, src->as->root_va, dst->as->root_va, top, a->start,
+		    a->end);
+	return c.err;
+}
+
+/*
+ * After a failed clone: leaves it write-protected that no other mapping
+ * shares any more become writable again, as they were.
+ */
+static void unshare_level(struct aspace *as, pte_t *t, unsigned level,
+			  aspace_gpa_t lo, aspace_gpa_t hi, unsigned flags)
+{
+	const struct pt_format *f = &as->fmt;
+	uint64_t size = PT_LEVEL_SIZE(level);
+
+	for (aspace_gpa_t gpa = lo; gpa < hi;) {
+		aspace_gpa_t slot = ALIGN_DOWN(gpa, size);
+		aspace_gpa_t next = MIN(slot + size, hi);
+		pte_t *p = &t[pt_index(f, gpa, level)];
+		pte_t pte = pte_load(p);
+
+		gpa = next;
+		if (!pte_present(f, pte))
+			continue;
+		if (pte_is_table(f, pte, level)) {
+			unshare_level(as, pt_table(as, pte), level - 1,
+				      MAX(lo, slot), next, flags);
+			continue;
+		}
+		if (!(pte & f->cow_bit))
+			continue;
+		aspace_hpa_t hpa = pte_addr(f, pte);
+		pthread_mutex_t *lock = share_lock(as->fam, hpa);
+
+		pthread_mutex_lock(lock);
+		if (!frame_shared(as->fam, hpa))
+			pte_cas(p, pte,
+				(pte & ~(f->attr_mask | f->cow_bit)) |
+					(f->leaf_attr[level > 0][flags] &
+					 f->attr_mask));
+		pthread_mutex_unlock(lock);
+	}
+}
+
+void pt_unshare_area(struct aspace *as, const struct area *a)
+{
+	unshare_level(as, as->root_va, as->fmt.levels - 1u, a->start, a->end,
+		      a->flags);
+}

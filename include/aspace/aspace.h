@@ -212,6 +212,19 @@ ASPACE_API void aspace_clear(struct aspace *as);
 ASPACE_API void aspace_barrier(struct aspace *as);
 
 /*
+ * Copy-on-write clone: a new address space with the same configuration,
+ * HAL and areas. Linear areas map the same host memory. Alloc areas share
+ * their frames: both sides map them read-only, and the first write on
+ * either side copies the frame (a 2 MiB frame is copied whole) unless the
+ * other side has let go of it, in which case it becomes writable in place.
+ * A frame is freed when its last mapping goes, whichever side and order.
+ * Safe while vCPUs of src run; a page they fault in during the clone may
+ * or may not be shared. Lazy pages not yet faulted stay lazy on both
+ * sides. A failed clone (-ENOMEM) leaves src as it was.
+ */
+ASPACE_API int aspace_clone(struct aspace *src, struct aspace **out);
+
+/*
  * Resolve a second-stage fault at gpa for access (ASPACE_READ, _WRITE or
  * _EXEC). 0: the fault is fixed (a lazy frame was mapped, or the entry was
  * already right: a spurious fault after a race). -EFAULT: a real fault (no
@@ -298,6 +311,8 @@ struct aspace_stats {
 	uint64_t data_frames_bytes;		  /* alloc frames held */
 	uint64_t faults, faults_fixed, faults_spurious, faults_real;
 	uint64_t splits, flushes;
+	uint64_t cow_breaks;   /* writes that copied a shared frame */
+	uint64_t cow_reuses;   /* writes that found it no longer shared */
 	uint64_t cache_frames; /* frames sitting in vCPU caches */
 };
 ASPACE_API void aspace_stats(struct aspace *as, struct aspace_stats *st);
@@ -307,6 +322,112 @@ ASPACE_API aspace_gpa_t aspace_base(const struct aspace *as);
 ASPACE_API uint64_t aspace_size(const struct aspace *as);
 ASPACE_API enum aspace_format aspace_format(const struct aspace *as);
 ASPACE_API const char *aspace_format_name(enum aspace_format fmt);
+
+/* ---- queries (seed parity) ---- */
+
+/*
+ * Find a free GPA range of size bytes (a non-zero multiple of 4 KiB),
+ * aligned to align (ASPACE_PAGE_SIZE, ASPACE_BLOCK_2M or ASPACE_BLOCK_1G),
+ * inside [limit_start, limit_end) intersected with the window, that
+ * overlaps no area. The search is first fit, upwards from hint rounded up
+ * to align; a hint below the limits (or the window) starts at their start
+ * rounded up to align. It does not wrap around to below hint. A range that
+ * ends exactly at limit_end fits, and so does one that starts exactly where
+ * an area ends. 0 with the start in *gpa; -ENOMEM when nothing fits;
+ * -EINVAL for a bad size or align, limit_start >= limit_end, or NULL gpa.
+ * The answer can be stale as soon as the lock is dropped: callers that
+ * race other mappers must handle -EEXIST from the map that follows.
+ */
+ASPACE_API int aspace_find_free_area(struct aspace *as, aspace_gpa_t hint,
+				     uint64_t size, aspace_gpa_t limit_start,
+				     aspace_gpa_t limit_end, uint64_t align,
+				     aspace_gpa_t *gpa);
+
+/*
+ * Map now every page of [gpa, gpa + size) that alloc areas would map on a
+ * first fault, with the frames a fault would pick (2 MiB where the 2 MiB
+ * block lies inside the area and the platform and HAL allow it, so a block
+ * that straddles the range edge is mapped whole). Present leaves and
+ * linear areas are left as they are. access (a non-zero set of
+ * ASPACE_READ/WRITE/EXEC) is the access being prepared for: the whole range
+ * must be covered by areas that allow it. Errors: -EINVAL (bad range or
+ * access), -EFAULT (a gap, or an area that does not allow access: nothing
+ * is done), -ENOMEM. Unlike other calls, -ENOMEM does not undo: the pages
+ * populated before the HAL ran dry stay mapped and valid (they are what
+ * faults would have mapped anyway), the rest stay absent.
+ */
+ASPACE_API int aspace_populate(struct aspace *as, aspace_gpa_t gpa,
+			       uint64_t size, unsigned access);
+
+/*
+ * True when every byte of [gpa, gpa + size) lies in areas that all allow
+ * access (a non-zero set of ASPACE_READ/WRITE/EXEC). Any alignment; false
+ * for size 0, a range that wraps or leaves the window, or a bad access.
+ * This asks about areas, not entries: lazy pages not yet faulted in count.
+ */
+ASPACE_API bool aspace_check_access(struct aspace *as, aspace_gpa_t gpa,
+				    uint64_t size, unsigned access);
+
+/*
+ * Range query: the translations of a GPA range as runs, in GPA order.
+ * A mapped run is a stretch of consecutive leaves of one leaf size and one
+ * flags value whose host addresses are contiguous: hpa is the host address
+ * of gpa, and gpa + i maps to hpa + i for every i < size. flags are what
+ * aspace_translate reports (permissions and memory type; on RISC-V without
+ * Svpbmt the memory type of the area). Runs follow the tables, not the
+ * areas: one run may cross from one area into a neighbour that maps alike.
+ * An unmapped run (mapped false, hpa, leaf_size and flags 0) is a stretch
+ * where aspace_translate would return -ENOENT. Runs are maximal (two
+ * neighbours could never be merged into one) except where the state
+ * changed between two calls, and together cover [gpa, gpa + size) exactly:
+ * the first and last run are clipped to the range.
+ */
+struct aspace_run {
+	aspace_gpa_t gpa;
+	uint64_t size;
+	bool mapped;
+	aspace_hpa_t hpa;
+	uint64_t leaf_size; /* 4 KiB, 2 MiB or 1 GiB; 0 when unmapped */
+	unsigned flags;
+};
+
+/* Iterator state. Private: fill with aspace_query_begin only. */
+struct aspace_query {
+	struct aspace *as;
+	aspace_gpa_t next; /* start of the next run */
+	aspace_gpa_t end;  /* end of the range */
+};
+
+/*
+ * Start a query of [gpa, gpa + size); any alignment. Returns int, not void,
+ * so that a range that cannot be iterated is reported rather than silently
+ * clipped: -EINVAL for size 0, a wrapping range or one that leaves the
+ * window (then aspace_query_next returns false at once). Allocates nothing:
+ * an iterator needs no clean-up.
+ */
+ASPACE_API int aspace_query_begin(struct aspace *as, aspace_gpa_t gpa,
+				  uint64_t size, struct aspace_query *q);
+/*
+ * The next run in *run; false when the range is done. Each call takes the
+ * control lock for its own walk, which starts at the end of the previous
+ * run and skips empty entries at whatever level they sit. So it is safe to
+ * query while vCPUs fault and other threads map and unmap, and each run
+ * reflects the state at the moment it was produced (a run may show a page
+ * that a vCPU faulted in after the previous run was produced).
+ */
+ASPACE_API bool aspace_query_next(struct aspace_query *q,
+				  struct aspace_run *run);
+
+/*
+ * Print a listing to f, for debugging: a header line (format, window,
+ * root table, levels), the areas (range, size, linear/alloc, permissions
+ * as "RWX"/"R--", memory type WB/DEV/NC), then the mapped runs of the
+ * window as aspace_query_next reports them (range, size, host address,
+ * leaf size, permissions, memory type). Ranges are [start, end) in hex.
+ * No lock is held while f is written, so the listing is not one snapshot
+ * when other threads change the space meanwhile.
+ */
+ASPACE_API void aspace_dump(struct aspace *as, FILE *f);
 
 #ifdef __cplusplus
 }
