@@ -11,9 +11,11 @@ tests_libtestutil_la_SOURCES = \
 TEST_LIBS = tests/libtestutil.la libaspace.la -lpthread
 
 check_PROGRAMS += tests/test_random tests/test_hw_root tests/test_bad_input \
-	tests/test_alloc_fail tests/test_pitfalls tests/example
+	tests/test_alloc_fail tests/test_pitfalls tests/test_ref_walk \
+	tests/example
 TESTS += tests/test_random tests/test_hw_root tests/test_bad_input \
-	tests/test_alloc_fail tests/test_pitfalls tests/example
+	tests/test_alloc_fail tests/test_pitfalls tests/test_ref_walk \
+	tests/example
 
 tests_test_random_SOURCES = tests/test_random.c
 tests_test_random_LDADD = $(TEST_LIBS)
@@ -25,6 +27,8 @@ tests_test_alloc_fail_SOURCES = tests/test_alloc_fail.c
 tests_test_alloc_fail_LDADD = $(TEST_LIBS)
 tests_test_pitfalls_SOURCES = tests/test_pitfalls.c
 tests_test_pitfalls_LDADD = $(TEST_LIBS)
+tests_test_ref_walk_SOURCES = tests/test_ref_walk.c
+tests_test_ref_walk_LDADD = $(TEST_LIBS)
 # The README example: the public header and the built-in host HAL only.
 tests_example_SOURCES = tests/example.c
 tests_example_LDADD = libaspace.la
