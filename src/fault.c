@@ -53,6 +53,27 @@ static int fault_2m(struct aspace *as, struct frame_cache *c,
  * only after our leaf stopped pointing at the frame, so the count never
  * reaches zero here: the vCPU path never frees.
  */
+#ifdef ASPACE_TSAN
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+static void tsan_ignore_reads(bool on)
+{
+	if (on)
+		AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
+	else
+		AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
+}
+#else
+static void tsan_ignore_reads(bool on)
+{
+}
+#endif
+
+static bool clone_running(struct aspace *as)
+{
+	return __atomic_load_n(&as->cloning, __ATOMIC_ACQUIRE) != 0;
+}
+
 static int cow_break(struct aspace *as, struct frame_cache *c,
 		     struct counters *cnt, const struct area *a,
 		     aspace_gpa_t gpa, const struct pt_lookup *l)
@@ -68,7 +89,17 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 	uint32_t refs;
 	int r = -EAGAIN;
 
+	/*
+	 * Every decision is taken under the share lock with the clone flag
+	 * checked there: a clone write-protects a leaf under the same lock,
+	 * after raising the flag, so a leaf that went RO -> RW -> RO (the same
+	 * value again) under a slow copy is never taken for unchanged.
+	 */
 	pthread_mutex_lock(lock);
+	if (clone_running(as)) {
+		pthread_mutex_unlock(lock);
+		return -EBUSY;
+	}
 	refs = hpa_map_get(m, old);
 	if (refs <= 1 && pte_cas(l->ptep, l->pte, wr)) {
 		CNT_ADD(cnt, cow_reuses, 1);
@@ -81,39 +112,45 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 		copy = cache_pop(c);
 	else if (cache_pop_2m(as, c, &copy))
 		return -ENOMEM;
+	/*
+	 * This copy may race with a sibling vCPU that found the frame no
+	 * longer shared and writes it in place: the leaf then changed, the
+	 * CAS below fails and the copy is discarded (no clone can start and
+	 * finish meanwhile: it waits for our read section). A benign race.
+	 */
+	tsan_ignore_reads(true);
 	memcpy(pt_va(as, copy), pt_va(as, old), size);
-	wr = (wr & ~f->oa_mask) | pte_oa(f, copy);
+	tsan_ignore_reads(false);
 	pthread_mutex_lock(lock);
 	refs = hpa_map_get(m, old);
-	if (refs <= 1) {
+	if (clone_running(as)) {
+		r = -EBUSY;
+	} else if (refs <= 1) {
 		/* The other side let go meanwhile: keep the frame after all. */
-		wr = (wr & ~f->oa_mask) | pte_oa(f, old);
 		r = pte_cas(l->ptep, l->pte, wr) ? 0 : -EAGAIN;
-		pthread_mutex_unlock(lock);
-		goto give_back;
-	}
-	if (f->id == ASPACE_FMT_S2_4K) { /* break-before-make */
-		if (pte_cas(l->ptep, l->pte, PTE_FROZEN)) {
-			if (as->hal.flush)
-				as->hal.flush(as->hal.ctx, slot, size);
-			pte_store(l->ptep, wr);
+	} else {
+		wr = (wr & ~f->oa_mask) | pte_oa(f, copy);
+		if (f->id == ASPACE_FMT_S2_4K) { /* break-before-make */
+			if (pte_cas(l->ptep, l->pte, PTE_FROZEN)) {
+				if (as->hal.flush)
+					as->hal.flush(as->hal.ctx, slot, size);
+				pte_store(l->ptep, wr);
+				r = 0;
+			}
+		} else if (pte_cas(l->ptep, l->pte, wr)) {
 			r = 0;
 		}
-	} else if (pte_cas(l->ptep, l->pte, wr)) {
-		r = 0;
-	}
-	if (r == 0) {
-		hpa_map_set(m, old, refs == 2 ? 0 : refs - 1);
-		CNT_ADD(cnt, cow_breaks, 1);
+		if (r == 0) {
+			hpa_map_set(m, old, refs == 2 ? 0 : refs - 1);
+			CNT_ADD(cnt, cow_breaks, 1);
+			pthread_mutex_unlock(lock);
+			/* Stale read-only translations of the old frame go. */
+			if (f->id != ASPACE_FMT_S2_4K && as->hal.flush)
+				as->hal.flush(as->hal.ctx, slot, size);
+			return 0;
+		}
 	}
 	pthread_mutex_unlock(lock);
-	if (r == 0) {
-		/* Stale read-only translations of the old frame must go. */
-		if (f->id != ASPACE_FMT_S2_4K && as->hal.flush)
-			as->hal.flush(as->hal.ctx, slot, size);
-		return 0;
-	}
-give_back:
 	if (l->level == 0)
 		cache_push(as, c, copy);
 	else
@@ -170,7 +207,7 @@ static bool access_valid(unsigned access)
 static int fault_account(struct counters *cnt, int r)
 {
 	CNT_ADD(cnt, faults, 1);
-	if (r == -EEXIST || r == -EAGAIN) {
+	if (r == -EEXIST || r == -EAGAIN || r == -EBUSY) {
 		CNT_ADD(cnt, spurious, 1);
 		return 0;
 	}

@@ -125,6 +125,7 @@ static int guest_segments(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 				return -ENOMEM;
 			r = fault_resolve_access(as, acc->cache, acc->cnt, a,
 						 at, access);
+			/* -EBUSY: wait for a clone outside the read section. */
 			if (r && r != -EEXIST && r != -EAGAIN)
 				return r;
 			continue;
@@ -176,14 +177,17 @@ static int acc_iov(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 	return c.used > n ? -ENOSPC : c.used;
 }
 
+/* Copying again after -EBUSY is harmless: the bytes are the same. */
 #define CONTROL_ACCESS(as, call)                                               \
 	({                                                                     \
 		struct accessor acc = {(as), NULL, &(as)->ctl_cache,           \
 				       &(as)->ctl};                            \
 		int r_;                                                        \
-		pthread_mutex_lock(&(as)->lock);                               \
-		r_ = (call);                                                   \
-		pthread_mutex_unlock(&(as)->lock);                             \
+		do {                                                           \
+			pthread_mutex_lock(&(as)->lock);                       \
+			r_ = (call);                                           \
+			pthread_mutex_unlock(&(as)->lock);                     \
+		} while (r_ == -EBUSY);                                        \
 		r_;                                                            \
 	})
 
@@ -191,9 +195,14 @@ static int acc_iov(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 	({                                                                     \
 		struct accessor acc = {(v)->as, (v), &(v)->cache, &(v)->cnt};  \
 		int r_;                                                        \
-		rcu_lock((v)->as);                                             \
-		r_ = (call);                                                   \
-		rcu_unlock((v)->as);                                           \
+		for (;;) {                                                     \
+			rcu_lock((v)->as);                                     \
+			r_ = (call);                                           \
+			rcu_unlock((v)->as);                                   \
+			if (r_ != -EBUSY)                                      \
+				break;                                         \
+			caa_cpu_relax();                                       \
+		}                                                              \
 		r_;                                                            \
 	})
 

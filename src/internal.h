@@ -210,6 +210,13 @@ struct aspace {
 	struct cds_list_head vcpus;
 	struct frame_family *fam;
 	unsigned nvcpus;
+	/*
+	 * A clone is write-protecting this space's frames: copy-on-write
+	 * breaks back off (-EBUSY, the guest retries) until its flush and a
+	 * grace period have passed, so no write through a translation from
+	 * before the write-protect can land in a frame after it was copied.
+	 */
+	unsigned cloning;
 	struct fault_handler *handler;	    /* RCU-published, immutable */
 	struct fault_handler *old_handlers; /* freed at destroy */
 	struct area_set

@@ -176,12 +176,18 @@ int aspace_clone(struct aspace *src, struct aspace **out)
 		return r;
 	dop = (struct pt_op){.as = dst};
 	pthread_mutex_lock(&src->lock);
+	__atomic_store_n(&src->cloning, 1, __ATOMIC_SEQ_CST);
 	/* dst is private until we return: its set needs no publishing. */
 	r = clone_areas(src, dst);
 	for (size_t i = 0; !r && i < dst->areas->n; i++)
 		r = pt_clone_area(&sop, &dop, src->areas->v[i]);
-	/* No write may reach a shared frame through a stale translation. */
+	/*
+	 * No write may reach a shared frame through a stale translation: the
+	 * flush ends the CPUs' ones, the grace period the host accessors'.
+	 */
 	flush_run(src, &sop.flush);
+	as_grace_period(src);
+	__atomic_store_n(&src->cloning, 0, __ATOMIC_RELEASE);
 	stack_release(dst, &dop.tables, ASPACE_PAGE_SIZE);
 	h = __atomic_load_n(&src->handler, __ATOMIC_ACQUIRE);
 	if (!r && h)
