@@ -32,3 +32,10 @@ tests_test_ref_walk_LDADD = $(TEST_LIBS)
 # The README example: the public header and the built-in host HAL only.
 tests_example_SOURCES = tests/example.c
 tests_example_LDADD = libaspace.la
+
+# ---- test_query (owned by the query helper): find_free_area, populate,
+# check_access, the range query and dump against a model.
+check_PROGRAMS += tests/test_query
+TESTS += tests/test_query
+tests_test_query_SOURCES = tests/test_query.c
+tests_test_query_LDADD = $(TEST_LIBS)
