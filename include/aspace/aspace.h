@@ -344,17 +344,19 @@ ASPACE_API int aspace_find_free_area(struct aspace *as, aspace_gpa_t hint,
 				     aspace_gpa_t *gpa);
 
 /*
- * Map now every page of [gpa, gpa + size) that alloc areas would map on a
- * first fault, with the frames a fault would pick (2 MiB where the 2 MiB
- * block lies inside the area and the platform and HAL allow it, so a block
- * that straddles the range edge is mapped whole). Present leaves and
- * linear areas are left as they are. access (a non-zero set of
- * ASPACE_READ/WRITE/EXEC) is the access being prepared for: the whole range
- * must be covered by areas that allow it. Errors: -EINVAL (bad range or
+ * Prepare [gpa, gpa + size) for access (a non-zero set of
+ * ASPACE_READ/WRITE/EXEC) now, so that the guest takes no fault there:
+ * every page alloc areas would map on a first fault gets the frame a fault
+ * would pick (2 MiB where the 2 MiB block lies inside the area and the
+ * platform and HAL allow it, so a block that straddles the range edge is
+ * mapped whole), and with ASPACE_WRITE every leaf shared copy-on-write
+ * with a clone gets a private frame (2 MiB ones whole). Other present
+ * leaves and linear areas are left as they are. The whole range must be
+ * covered by areas that allow access. Errors: -EINVAL (bad range or
  * access), -EFAULT (a gap, or an area that does not allow access: nothing
  * is done), -ENOMEM. Unlike other calls, -ENOMEM does not undo: the pages
- * populated before the HAL ran dry stay mapped and valid (they are what
- * faults would have mapped anyway), the rest stay absent.
+ * done before the HAL ran dry stay so (they are what faults would have
+ * done anyway), the rest stay absent or shared.
  */
 ASPACE_API int aspace_populate(struct aspace *as, aspace_gpa_t gpa,
 			       uint64_t size, unsigned access);
