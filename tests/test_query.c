@@ -12,6 +12,8 @@
  *    largest leaf a fault may use, present leaves untouched, -EFAULT
  *    changes nothing, and -ENOMEM half way (a HAL failing from the N-th
  *    allocation) leaves a valid, zeroed prefix mapped and the rest absent;
+ *    in a copy-on-write clone, writes make the range private, reads don't;
+ *  - queries and populate while vCPU threads fault pages in;
  *  - aspace_dump, parsed back and compared with the areas and runs.
  *
  * The model predicts leaf sizes: a linear page sits in the largest leaf
@@ -1171,6 +1173,89 @@ static void concurrent_round(const struct t_fmt *fmt)
 	qt_destroy(&q);
 }
 
+/* ---- populate and copy-on-write ---- */
+
+static uint64_t page_tag(aspace_gpa_t p)
+{
+	return p * 0x9e3779b97f4a7c15ull ^ t_seed();
+}
+
+/*
+ * Populate in a copy-on-write clone: for reads it leaves the shared leaves
+ * alone; for writes every leaf meeting the range gets a private frame with
+ * the same contents, and nothing else changes, on either side.
+ */
+static void cow_round(const struct t_fmt *fmt)
+{
+	struct aspace_platform plat = {0};
+	struct m_area a = {.alloc = true, .flags = ASPACE_READ | ASPACE_WRITE};
+	struct aspace *c = NULL;
+	aspace_gpa_t lo, hi;
+	struct qt q;
+	int ret;
+
+	qt_create(&q, fmt, &plat);
+	a.start = align_down(t_range(q.pg_lo, q.pg_hi - 16 * BLK), BLK) +
+		  t_range(0, 3) * PAGE;
+	a.size = t_range(2, 6) * BLK + t_range(1, 9) * PAGE;
+	snprintf(q.op, sizeof(q.op), "cow: area %#llx+%#llx", (ull)a.start,
+		 (ull)a.size);
+	if (aspace_map_alloc(q.t.as, a.start, a.size, a.flags, true))
+		QT_FAIL(&q, "map_alloc failed");
+	for (aspace_gpa_t p = a.start; p < a.start + a.size; p += PAGE) {
+		uint64_t tag = page_tag(p);
+
+		if (aspace_write(q.t.as, p + 8, &tag, sizeof(tag)))
+			QT_FAIL(&q, "write %#llx", (ull)p);
+	}
+	ret = aspace_clone(q.t.as, &c);
+	if (ret)
+		QT_FAIL(&q, "clone = %d", ret);
+	lo = a.start + align_down(t_rand() % a.size, PAGE);
+	hi = lo + t_range(1, 600) * PAGE;
+	hi = MIN(hi, a.start + a.size);
+	for (int pass = 0; pass < 2; pass++) {
+		unsigned access = pass ? ASPACE_WRITE : ASPACE_READ;
+
+		snprintf(q.op, sizeof(q.op),
+			 "cow: area %#llx+%#llx, populate %#llx-%#llx %#x",
+			 (ull)a.start, (ull)a.size, (ull)lo, (ull)hi, access);
+		ret = aspace_populate(c, lo, hi - lo, access);
+		if (ret)
+			QT_FAIL(&q, "returned %d", ret);
+		for (aspace_gpa_t p = a.start; p < a.start + a.size;
+		     p += PAGE) {
+			struct aspace_xlate xs, xc;
+			uint64_t tag = 0;
+			bool priv;
+
+			if (aspace_translate(q.t.as, p, &xs) ||
+			    aspace_translate(c, p, &xc))
+				QT_FAIL(&q, "page %#llx not mapped", (ull)p);
+			/* Writes make private every leaf meeting the range. */
+			priv = pass && align_down(p, xs.leaf_size) < hi &&
+			       align_down(p, xs.leaf_size) + xs.leaf_size > lo;
+			if (xc.leaf_size != xs.leaf_size ||
+			    (xc.hpa == xs.hpa) == priv ||
+			    (xc.flags == a.flags) != priv ||
+			    xs.flags != ASPACE_READ)
+				QT_FAIL(&q,
+					"page %#llx: src hpa %#llx flags %#x"
+					", clone hpa %#llx flags %#x, "
+					"private %d",
+					(ull)p, (ull)xs.hpa, xs.flags,
+					(ull)xc.hpa, xc.flags, priv);
+			if (aspace_read(c, p + 8, &tag, sizeof(tag)) ||
+			    tag != page_tag(p))
+				QT_FAIL(&q, "page %#llx lost its contents",
+					(ull)p);
+		}
+	}
+	aspace_destroy(c);
+	aspace_clear(q.t.as);
+	qt_destroy(&q);
+}
+
 /* ---- find_free_area ---- */
 
 /* Brute force: every aligned start from the first candidate upwards. */
@@ -1356,6 +1441,7 @@ int main(int argc, char **argv)
 		platforms(&t_formats[i], plat, &np);
 		find_free_rounds(&t_formats[i], 12);
 		concurrent_round(&t_formats[i]);
+		cow_round(&t_formats[i]);
 		for (unsigned k = 0; k < np; k++) {
 			random_steps(&t_formats[i], &plat[k], steps);
 			for (int e = 0; e < 3; e++)
