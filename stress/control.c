@@ -596,6 +596,8 @@ static void control_step(struct ctl_ctx *c)
 		control_iov(c, s);
 	if (rng_pct(&c->rng, 10))
 		control_real_fault(c, s);
+	if (rng_pct(&c->rng, 25))
+		control_queries(c, s);
 	atomic_store_explicit(&s->busy, 0, memory_order_release);
 	extras(c);
 }

@@ -169,6 +169,37 @@ bool oracle_host_access(const struct sstate *st, uint64_t gpa, int rc,
 	return rc == 0;
 }
 
+bool oracle_run(const struct oracle *o, const struct seg *sg,
+		const struct aspace_run *run, uint64_t at, char *why,
+		size_t len)
+{
+	uint64_t leaf = run->leaf_size, hpa = run->hpa + (at - run->gpa);
+	char want[8], got[8];
+
+	if (!leaf_size_ok(o, leaf) ||
+	    ((run->hpa - (run->gpa & (leaf - 1))) & (leaf - 1))) {
+		snprintf(why, len, "bad leaf %#" PRIx64 " for hpa %#" PRIx64,
+			 leaf, run->hpa);
+		return false;
+	}
+	if (!flags_match(o, sg->flags, run->flags)) {
+		snprintf(why, len, "flags %s, expected %s",
+			 flags_str(run->flags, got),
+			 flags_str(sg->flags, want));
+		return false;
+	}
+	if (sg->kind == SEG_LINEAR) {
+		snprintf(why, len,
+			 "hpa %#" PRIx64 " at %#" PRIx64 ", expected %#" PRIx64,
+			 hpa, at, sg->hpa + (at - sg->start));
+		return hpa == sg->hpa + (at - sg->start);
+	}
+	snprintf(why, len,
+		 "hpa %#" PRIx64 " at %#" PRIx64 " is not a HAL frame", hpa,
+		 at);
+	return hal_in_arena(hpa);
+}
+
 uint64_t oracle_linear_leaf(const struct oracle *o, const struct seg *sg,
 			    uint64_t gpa)
 {

@@ -502,6 +502,8 @@ static void sum_counts(const struct run *r, const struct threads *t,
 		tot->c.data += n->data;
 		tot->c.iov += n->iov;
 		tot->c.real_faults += n->real_faults;
+		tot->c.queries += n->queries;
+		tot->c.populates += n->populates;
 	}
 }
 
@@ -533,10 +535,12 @@ static void print_run(const struct run *r, const struct aspace_config *cfg,
 	       " map_alloc %" PRIu64 " unmap %" PRIu64 " protect %" PRIu64
 	       " (expected errors %" PRIu64 "); checks %" PRIu64
 	       " faults %" PRIu64 " real faults %" PRIu64 " data %" PRIu64
-	       " iov %" PRIu64 " barriers %" PRIu64 "\n",
+	       " iov %" PRIu64 " queries %" PRIu64 " populate %" PRIu64
+	       " barriers %" PRIu64 "\n",
 	       c->op[0] + c->op[1] + c->op[2] + c->op[3], c->op[0], c->op[1],
 	       c->op[2], c->op[3], c->expected_err, c->checks, c->faults,
-	       c->real_faults, c->data, c->iov, c->barriers);
+	       c->real_faults, c->data, c->iov, c->queries, c->populates,
+	       c->barriers);
 	printf("  frames peak %.1f MiB, flushes %" PRIu64
 	       ", fault hook calls %" PRIu64
 	       "; lazy race rounds %u (spurious faults %" PRIu64 ")\n",

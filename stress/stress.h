@@ -161,6 +161,10 @@ bool oracle_fault(const struct oracle *o, const struct sstate *st, uint64_t gpa,
 /* aspace_vcpu_read/write return code (host access: RAM areas only). */
 bool oracle_host_access(const struct sstate *st, uint64_t gpa, int rc,
 			char *why, size_t len);
+/* A mapped aspace_query run where it overlaps sg, at gpa at. */
+bool oracle_run(const struct oracle *o, const struct seg *sg,
+		const struct aspace_run *run, uint64_t at, char *why,
+		size_t len);
 /* The leaf map_linear must use at gpa of a freshly mapped segment. */
 uint64_t oracle_linear_leaf(const struct oracle *o, const struct seg *sg,
 			    uint64_t gpa);
@@ -192,7 +196,7 @@ enum ctl_kind { CTL_LINEAR, CTL_ALLOC, CTL_UNMAP, CTL_PROTECT, CTL_NKINDS };
 struct ctl_counts {
 	uint64_t op[CTL_NKINDS];
 	uint64_t expected_err, checks, faults, barriers;
-	uint64_t data, iov, real_faults;
+	uint64_t data, iov, real_faults, queries, populates;
 };
 
 struct run {
@@ -276,6 +280,8 @@ struct ctl_ctx {
 
 void *vcpu_thread(void *arg);
 void *control_thread(void *arg);
+/* check_access, find_free_area, populate and query on a held slot */
+void control_queries(struct ctl_ctx *c, struct slot *s);
 /* Check gpa against the slot's current state from the control path. */
 bool check_stable(struct run *r, const struct slot *s, uint64_t gpa,
 		  const char *context);
