@@ -256,7 +256,7 @@ static void stall_sometimes(void)
 	if (!rng)
 		rng = (uintptr_t)&rng | 1;
 	roll = rng_next(&rng) % 65536;
-		if (roll < 16) {
+	if (roll < 16) {
 		sched_yield();
 	} else if (roll < 1024) {
 		double until = now_seconds() + 2e-6;
