@@ -23,6 +23,11 @@ bool flags_valid(unsigned flags)
 	return !((flags & ASPACE_DEVICE) && (flags & ASPACE_UNCACHED));
 }
 
+static unsigned memtype(unsigned flags)
+{
+	return flags & (ASPACE_DEVICE | ASPACE_UNCACHED);
+}
+
 /* A 4 KiB-aligned, non-empty, non-wrapping range inside the window. */
 static int check_range(const struct aspace *as, aspace_gpa_t gpa, uint64_t size)
 {
@@ -489,7 +494,7 @@ int aspace_unmap(struct aspace *as, aspace_gpa_t gpa, uint64_t size)
 
 		if (a->start < hi && a->end > gpa)
 			pt_unmap(&op, MAX(a->start, gpa), MIN(a->end, hi),
-				 a->kind == AREA_ALLOC);
+				 a->kind != AREA_LINEAR);
 	}
 	free_list_commit(&op); /* I5: flush, grace period, free */
 	areas_free_removed(op.old, set, gpa, hi);
@@ -518,9 +523,54 @@ static bool range_covered(const struct area_set *set, aspace_gpa_t lo,
 	return true;
 }
 
-static unsigned memtype(unsigned flags)
+/*
+ * The set in which the areas overlapping [lo, hi) (edit e) are cut at lo
+ * and hi, and their parts inside get new permissions (perm, unless ~0u)
+ * and, with share, become shared areas. NULL when out of memory; then
+ * nothing is consumed, e included.
+ */
+static struct area_set *set_rewrite(struct aspace *as, aspace_gpa_t lo,
+				    aspace_gpa_t hi, const struct edit *e,
+				    unsigned perm, bool share)
 {
-	return flags & (ASPACE_DEVICE | ASPACE_UNCACHED);
+	const struct area_set *old = as->areas;
+	size_t n = 0, cap = 0;
+	struct area **add = NULL;
+	struct area_set *set = NULL;
+
+	for (size_t i = 0; i < old->n; i++)
+		cap += old->v[i]->start < hi && old->v[i]->end > lo;
+	add = malloc((cap + 2) * sizeof(*add));
+	if (!add)
+		return NULL;
+	if (e->first->start < lo)
+		add[n++] = e->add[0];
+	for (size_t i = 0; i < old->n; i++) {
+		const struct area *a = old->v[i];
+		unsigned flags =
+			perm == ~0u ? a->flags : perm | memtype(a->flags);
+		struct area *piece;
+
+		if (a->start >= hi || a->end <= lo)
+			continue;
+		piece = area_piece(a, MAX(a->start, lo), MIN(a->end, hi),
+				   flags);
+		if (!piece)
+			goto out;
+		if (share && piece->kind == AREA_ALLOC)
+			piece->kind = AREA_SHARED;
+		add[n++] = piece;
+	}
+	if (e->last->end > hi)
+		add[n++] = e->add[e->nadd - 1];
+	set = set_replace(as, lo, hi, add, n, true);
+out:
+	if (!set) /* free only the inside pieces: e keeps its own */
+		for (size_t i = 0; i < n; i++)
+			if (add[i]->start >= lo && add[i]->end <= hi)
+				free(add[i]);
+	free(add);
+	return set;
 }
 
 int aspace_protect(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
@@ -528,8 +578,7 @@ int aspace_protect(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 {
 	struct pt_op op = {.as = as};
 	aspace_gpa_t hi = gpa + size;
-	struct area *mid[64];
-	size_t nmid = 0, k;
+	const struct area_set *old;
 	struct area_set *set;
 	struct edit e;
 	int r = check_range(as, gpa, size);
@@ -546,45 +595,13 @@ int aspace_protect(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 	if (r)
 		goto out;
 	r = op_reserve_splits(&op, gpa, hi);
-	if (r)
-		goto out_edit;
-	/* The parts inside the range, with the new permissions. */
-	struct area **add = mid;
-	size_t cap = sizeof(mid) / sizeof(mid[0]);
-	const struct area_set *old = as->areas;
-
-	for (size_t i = 0; i < old->n; i++) {
-		const struct area *a = old->v[i];
-
-		if (a->start >= hi || a->end <= gpa)
-			continue;
-		if (nmid + 3 > cap) {
-			struct area **bigger = malloc(2 * cap * sizeof(*add));
-
-			if (!bigger)
-				goto nomem;
-			memcpy(bigger, add, nmid * sizeof(*add));
-			if (add != mid)
-				free(add);
-			add = bigger;
-			cap *= 2;
-		}
-		add[nmid] = area_piece(a, MAX(a->start, gpa), MIN(a->end, hi),
-				       flags | memtype(a->flags));
-		if (!add[nmid++])
-			goto nomem;
+	old = as->areas;
+	set = r ? NULL : set_rewrite(as, gpa, hi, &e, flags, false);
+	if (!set) {
+		edit_free(&e);
+		r = -ENOMEM;
+		goto out;
 	}
-	/* Edge pieces keep the old flags: left first, right last. */
-	if (e.first->start < gpa) {
-		memmove(add + 1, add, nmid * sizeof(*add));
-		add[0] = e.add[0];
-		nmid++;
-	}
-	if (e.last->end > hi)
-		add[nmid++] = e.add[e.nadd - 1];
-	set = set_replace(as, gpa, hi, add, nmid, true);
-	if (!set)
-		goto nomem_all;
 	op.old = old;
 	op.set = set;
 	__atomic_store_n(&as->areas, set, __ATOMIC_RELEASE);
@@ -595,35 +612,181 @@ int aspace_protect(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 		if (a->start < hi && a->end > gpa)
 			pt_protect(&op, MAX(a->start, gpa), MIN(a->end, hi),
 				   flags | memtype(a->flags),
-				   a->kind == AREA_ALLOC);
+				   a->kind != AREA_LINEAR);
 	}
 	flush_run(as, &op.flush);
 	areas_free_removed(old, set, gpa, hi);
 	free((void *)old);
-	if (add != mid)
-		free(add);
 	r = 0;
-	goto out;
-nomem_all:
-	/* add[] holds the edge pieces of e too: free through add only. */
-	for (k = 0; k < nmid; k++)
-		free(add[k]);
-	if (add != mid)
-		free(add);
-	r = -ENOMEM;
-	goto out;
-nomem:
-	for (k = 0; k < nmid; k++)
-		free(add[k]);
-	if (add != mid)
-		free(add);
-	r = -ENOMEM;
-out_edit:
-	edit_free(&e);
 out:
 	op_finish(&op);
 	pthread_mutex_unlock(&as->lock);
 	return r;
+}
+
+/* ---- shared mappings ---- */
+
+/*
+ * Make the alloc memory of [lo, hi) present and private: lazy pages are
+ * faulted in, copy-on-write sharing with clones is broken, so that the
+ * frames can be shared with writes seen on both sides.
+ */
+static int share_prepare(struct aspace *as, aspace_gpa_t lo, aspace_gpa_t hi)
+{
+	while (lo < hi) {
+		const struct area *a = area_find(as->areas, lo);
+		struct pt_lookup l;
+		int r = pt_lookup(as, lo, &l);
+
+		if (a->kind != AREA_LINEAR &&
+		    (r == -ENOENT || (r == 0 && (l.pte & as->fmt.cow_bit)))) {
+			if (cache_topup(as, &as->ctl_cache, as->fmt.levels))
+				return -ENOMEM;
+			r = fault_resolve_access(as, &as->ctl_cache, &as->ctl,
+						 a, lo, ASPACE_WRITE);
+			if (r == -ENOMEM)
+				return r;
+			continue;
+		}
+		lo = ALIGN_DOWN(lo, PT_LEVEL_SIZE(l.level)) +
+		     PT_LEVEL_SIZE(l.level);
+	}
+	return 0;
+}
+
+static bool share_compatible(const struct aspace *a, const struct aspace *b)
+{
+	return a != b && a->fam == b->fam && a->fmt.id == b->fmt.id &&
+	       a->fmt.gpa_bits == b->fmt.gpa_bits &&
+	       !memcmp(&a->cfg.platform, &b->cfg.platform,
+		       sizeof(a->cfg.platform));
+}
+
+/* dst's areas for src's memory in [lo, hi); NULL when out of memory. */
+static struct area_set *share_dst_set(struct aspace *dst,
+				      const struct area_set *src,
+				      aspace_gpa_t lo, aspace_gpa_t hi)
+{
+	struct area **add = malloc((src->n + 1) * sizeof(*add));
+	struct area_set *set = NULL;
+	size_t n = 0;
+
+	if (!add)
+		return NULL;
+	for (size_t i = 0; i < src->n; i++) {
+		const struct area *a = src->v[i];
+
+		if (a->start >= hi || a->end <= lo)
+			continue;
+		add[n] = area_piece(a, MAX(a->start, lo), MIN(a->end, hi),
+				    a->flags);
+		if (!add[n++])
+			goto out;
+	}
+	set = set_replace(dst, lo, hi, add, n, false);
+out:
+	if (!set)
+		while (n--)
+			free(add[n]);
+	free(add);
+	return set;
+}
+
+int aspace_share_from(struct aspace *dst, struct aspace *src, aspace_gpa_t gpa,
+		      uint64_t size)
+{
+	struct pt_op sop = {.as = src}, dop = {.as = dst};
+	struct aspace *first = dst < src ? dst : src;
+	struct aspace *second = first == dst ? src : dst;
+	aspace_gpa_t hi = gpa + size;
+	struct area_set *sset = NULL, *dset = NULL;
+	const struct area_set *old;
+	struct edit e = {0};
+	int r;
+
+	if (!dst || !src || !share_compatible(dst, src))
+		return -EINVAL;
+	r = check_range(src, gpa, size);
+	if (!r)
+		r = check_range(dst, gpa, size);
+	if (r)
+		return r;
+	pthread_mutex_lock(&first->lock);
+	pthread_mutex_lock(&second->lock);
+	r = -EFAULT;
+	if (!range_covered(src->areas, gpa, hi))
+		goto out;
+	r = -EEXIST;
+	if (area_intersects(dst->areas, gpa, hi))
+		goto out;
+	r = share_prepare(src, gpa, hi);
+	if (!r)
+		r = op_reserve_splits(&sop, gpa, hi);
+	if (r)
+		goto out;
+	/*
+	 * The areas get cut at gpa and hi: so must the blocks there, as a
+	 * leaf never straddles two areas (a protect to the same flags).
+	 */
+	sop.old = sop.set = src->areas;
+	for (size_t i = 0; i < src->areas->n; i++) {
+		const struct area *a = src->areas->v[i];
+
+		if (a->start < hi && a->end > gpa)
+			pt_protect(&sop, MAX(a->start, gpa), MIN(a->end, hi),
+				   a->flags, a->kind != AREA_LINEAR);
+	}
+	free_list_commit(&sop);
+	r = edit_prepare(src, &e, gpa, hi);
+	if (r)
+		goto out;
+	r = -ENOMEM;
+	dset = share_dst_set(dst, src->areas, gpa, hi);
+	sset = dset ? set_rewrite(src, gpa, hi, &e, ~0u, true) : NULL;
+	if (!sset) {
+		edit_free(&e);
+		goto out;
+	}
+	/* Each leaf: one more reference, the same entry in dst. */
+	r = 0;
+	for (size_t i = 0; !r && i < sset->n; i++) {
+		const struct area *a = sset->v[i];
+
+		if (a->start < hi && a->end > gpa)
+			r = pt_clone_range(&sop, &dop, a, MAX(a->start, gpa),
+					   MIN(a->end, hi));
+	}
+	if (r) {
+		/* Give back what dst got; nothing was published. */
+		dop.old = sset;
+		dop.set = dst->areas;
+		pt_unmap(&dop, gpa, hi, true);
+		free_list_commit(&dop);
+		areas_free_removed(sset, src->areas, gpa, hi);
+		free(sset);
+		for (size_t i = 0; i < dset->n; i++)
+			if (dset->v[i]->start >= gpa && dset->v[i]->end <= hi)
+				free(dset->v[i]);
+		free(dset);
+		goto out;
+	}
+	old = src->areas;
+	__atomic_store_n(&src->areas, sset, __ATOMIC_RELEASE);
+	as_grace_period(src);
+	areas_free_removed(old, sset, gpa, hi);
+	free((void *)old);
+	publish(dst, dset);
+out:
+	op_finish(&sop);
+	op_finish(&dop);
+	pthread_mutex_unlock(&second->lock);
+	pthread_mutex_unlock(&first->lock);
+	return r;
+}
+
+int aspace_unshare(struct aspace *dst, aspace_gpa_t gpa, uint64_t size)
+{
+	return aspace_unmap(dst, gpa, size);
 }
 
 void aspace_clear(struct aspace *as)

@@ -82,8 +82,9 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 	uint64_t size = PT_LEVEL_SIZE(l->level);
 	aspace_gpa_t slot = ALIGN_DOWN(gpa, size);
 	aspace_hpa_t old = pte_addr(f, l->pte), copy;
-	pthread_mutex_t *lock = share_lock(as->fam, old);
-	struct hpa_map *m = share_map(as->fam, old);
+	aspace_hpa_t key = share_key(old, size);
+	pthread_mutex_t *lock = share_lock(as->fam, key);
+	struct hpa_map *m = share_map(as->fam, key);
 	pte_t wr = (l->pte & ~(f->attr_mask | f->cow_bit)) |
 		   (f->leaf_attr[l->level > 0][a->flags] & f->attr_mask);
 	uint32_t refs;
@@ -100,7 +101,7 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 		pthread_mutex_unlock(lock);
 		return -EBUSY;
 	}
-	refs = hpa_map_get(m, old);
+	refs = hpa_map_get(m, key);
 	if (refs <= 1 && pte_cas(l->ptep, l->pte, wr)) {
 		CNT_ADD(cnt, cow_reuses, 1);
 		r = 0;
@@ -122,7 +123,7 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 	memcpy(pt_va(as, copy), pt_va(as, old), size);
 	tsan_ignore_reads(false);
 	pthread_mutex_lock(lock);
-	refs = hpa_map_get(m, old);
+	refs = hpa_map_get(m, key);
 	if (clone_running(as)) {
 		r = -EBUSY;
 	} else if (refs <= 1) {
@@ -141,7 +142,7 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 			r = 0;
 		}
 		if (r == 0) {
-			hpa_map_set(m, old, refs == 2 ? 0 : refs - 1);
+			hpa_map_set(m, key, refs == 2 ? 0 : refs - 1);
 			CNT_ADD(cnt, cow_breaks, 1);
 			pthread_mutex_unlock(lock);
 			/* Stale read-only translations of the old frame go. */

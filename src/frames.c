@@ -184,8 +184,12 @@ void free_list_add(struct pt_op *op, aspace_hpa_t hpa, uint64_t size)
 
 /* ---- hpa -> count maps (open addressing, backward-shift delete) ---- */
 
+/* Stored keys carry bit 63 (above any HPA), so that 0 can mean empty. */
+#define MAP_TAG (1ull << 63)
+
 static size_t map_slot(const struct hpa_map *m, aspace_hpa_t hpa)
 {
+	hpa |= MAP_TAG;
 	size_t i = (size_t)((hpa >> 12) * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
 
 	while (m->v[i].hpa && m->v[i].hpa != hpa)
@@ -217,6 +221,7 @@ int hpa_map_reserve(struct hpa_map *m, size_t more)
 
 uint32_t hpa_map_get(const struct hpa_map *m, aspace_hpa_t hpa)
 {
+	hpa |= MAP_TAG;
 	return m->cap ? m->v[map_slot(m, hpa)].count : 0;
 }
 
@@ -225,6 +230,7 @@ void hpa_map_set(struct hpa_map *m, aspace_hpa_t hpa, uint32_t count)
 {
 	size_t i, j;
 
+	hpa |= MAP_TAG;
 	if (count) {
 		i = map_slot(m, hpa);
 		m->n += !m->v[i].hpa;

@@ -76,7 +76,13 @@ static inline pte_t pte_xchg(pte_t *p, pte_t v)
 
 /* ---- areas ---- */
 
-enum area_kind { AREA_LINEAR, AREA_ALLOC };
+/*
+ * LINEAR: fixed host memory. ALLOC: frames the library allocates (lazily
+ * or at map time), shared copy-on-write by clones. SHARED: frames mapped
+ * by more than one space on purpose (aspace_share_from): clones share
+ * them as they are, writes are seen by every space.
+ */
+enum area_kind { AREA_LINEAR, AREA_ALLOC, AREA_SHARED };
 
 struct area {
 	aspace_gpa_t start, end; /* [start, end); GPAs < 2^59, no overflow */
@@ -172,7 +178,9 @@ struct hpa_map {
  *    in the map has one reference), striped by address so that copy-on-
  *    write breaks of different frames do not contend.
  *  - huge: 2 MiB data frames split into 4 KiB leaves, with the count of
- *    those leaves still mapped; such a frame is never shared whole.
+ *    those leaves still mapped in all spaces. A frame shared copy-on-write
+ *    is copied before it is split, so only shared areas split a frame
+ *    that another space maps whole.
  */
 #define SHARE_STRIPES 64
 struct frame_family {
@@ -305,6 +313,16 @@ uint32_t hpa_map_get(const struct hpa_map *m, aspace_hpa_t hpa);
 void hpa_map_set(struct hpa_map *m, aspace_hpa_t hpa, uint32_t count);
 
 /* share.c */
+
+/*
+ * Share counts are keyed by frame and size: a 2 MiB frame mapped whole and
+ * its first 4 KiB piece mapped by a split leaf are different references.
+ */
+static inline aspace_hpa_t share_key(aspace_hpa_t hpa, uint64_t size)
+{
+	return size > ASPACE_PAGE_SIZE ? hpa | 1 : hpa;
+}
+
 struct frame_family *family_get(const struct aspace_hal *hal);
 void family_put(struct frame_family *fam);
 pthread_mutex_t *share_lock(struct frame_family *fam, aspace_hpa_t hpa);
@@ -312,7 +330,7 @@ struct hpa_map *share_map(struct frame_family *fam, aspace_hpa_t hpa);
 bool frame_shared(struct frame_family *fam, aspace_hpa_t hpa);
 bool frame_drop(struct frame_family *fam, aspace_hpa_t *hpa, uint64_t *size);
 int huge_reserve(struct frame_family *fam, size_t more);
-void huge_track(struct frame_family *fam, aspace_hpa_t hpa, uint32_t pages);
+void huge_split(struct frame_family *fam, aspace_hpa_t hpa);
 
 /* rcu.c */
 void as_grace_period(struct aspace *as);
@@ -355,7 +373,8 @@ int pt_install(struct aspace *as, struct frame_cache *c, struct counters *cnt,
 	       aspace_gpa_t gpa, unsigned target, pte_t leaf);
 void pt_free_root(struct aspace *as);
 unsigned pt_split_tables_max(const struct aspace *as);
-int pt_clone_area(struct pt_op *src, struct pt_op *dst, const struct area *a);
+int pt_clone_range(struct pt_op *src, struct pt_op *dst, const struct area *a,
+		   aspace_gpa_t lo, aspace_gpa_t hi);
 void pt_unshare_area(struct aspace *as, const struct area *a);
 
 /* fault.c */

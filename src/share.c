@@ -79,7 +79,7 @@ struct hpa_map *share_map(struct frame_family *fam, aspace_hpa_t hpa)
 	return &fam->share[stripe(hpa)].map;
 }
 
-/* More than one mapping holds hpa. Caller holds share_lock(hpa). */
+/* More than one mapping holds key. Caller holds share_lock(key). */
 bool frame_shared(struct frame_family *fam, aspace_hpa_t hpa)
 {
 	return hpa_map_get(share_map(fam, hpa), hpa) > 1;
@@ -95,12 +95,28 @@ int huge_reserve(struct frame_family *fam, size_t more)
 	return r;
 }
 
-/* A 2 MiB data frame now backs pages 4 KiB leaves (room reserved). */
-void huge_track(struct frame_family *fam, aspace_hpa_t hpa, uint32_t pages)
+/*
+ * A mapping of the whole 2 MiB frame at hpa became 512 leaves of 4 KiB
+ * (room reserved). The count is of such leaves in every space, and the
+ * entry holds one reference to the frame: the first splitter's; a space
+ * that splits a frame already split elsewhere (a shared area) gives up
+ * its own reference to the whole frame instead.
+ */
+void huge_split(struct frame_family *fam, aspace_hpa_t hpa)
 {
+	uint32_t pages, refs;
+
 	pthread_mutex_lock(&fam->huge_lock);
-	hpa_map_set(&fam->huge, hpa, pages);
+	pages = hpa_map_get(&fam->huge, hpa);
+	hpa_map_set(&fam->huge, hpa, pages + PT_ENTRIES);
 	pthread_mutex_unlock(&fam->huge_lock);
+	if (!pages)
+		return;
+	hpa = share_key(hpa, ASPACE_BLOCK_2M);
+	pthread_mutex_lock(share_lock(fam, hpa));
+	refs = hpa_map_get(share_map(fam, hpa), hpa);
+	hpa_map_set(share_map(fam, hpa), hpa, refs <= 2 ? 0 : refs - 1);
+	pthread_mutex_unlock(share_lock(fam, hpa));
 }
 
 /*
@@ -110,15 +126,16 @@ void huge_track(struct frame_family *fam, aspace_hpa_t hpa, uint32_t pages)
  */
 bool frame_drop(struct frame_family *fam, aspace_hpa_t *hpa, uint64_t *size)
 {
-	pthread_mutex_t *lock = share_lock(fam, *hpa);
-	struct hpa_map *m = share_map(fam, *hpa);
+	aspace_hpa_t key = share_key(*hpa, *size);
+	pthread_mutex_t *lock = share_lock(fam, key);
+	struct hpa_map *m = share_map(fam, key);
 	uint32_t refs, pages;
 	aspace_hpa_t base;
 
 	pthread_mutex_lock(lock);
-	refs = hpa_map_get(m, *hpa);
+	refs = hpa_map_get(m, key);
 	if (refs > 1)
-		hpa_map_set(m, *hpa, refs == 2 ? 0 : refs - 1);
+		hpa_map_set(m, key, refs == 2 ? 0 : refs - 1);
 	pthread_mutex_unlock(lock);
 	if (refs > 1 || *size != ASPACE_PAGE_SIZE)
 		return refs <= 1;
@@ -128,13 +145,15 @@ bool frame_drop(struct frame_family *fam, aspace_hpa_t *hpa, uint64_t *size)
 	if (pages)
 		hpa_map_set(&fam->huge, base, pages - 1);
 	pthread_mutex_unlock(&fam->huge_lock);
-	if (pages > 1)
-		return false;
-	if (pages == 1) {
-		*hpa = base;
-		*size = ASPACE_BLOCK_2M;
-	}
-	return true;
+	if (pages != 1)
+		return pages == 0;
+	/*
+	 * The last leaf of a split 2 MiB frame: their set held one reference
+	 * to the whole frame, which another space may share too.
+	 */
+	*hpa = base;
+	*size = ASPACE_BLOCK_2M;
+	return frame_drop(fam, hpa, size);
 }
 
 /* ---- clone ---- */
@@ -179,8 +198,11 @@ int aspace_clone(struct aspace *src, struct aspace **out)
 	__atomic_store_n(&src->cloning, 1, __ATOMIC_SEQ_CST);
 	/* dst is private until we return: its set needs no publishing. */
 	r = clone_areas(src, dst);
-	for (size_t i = 0; !r && i < dst->areas->n; i++)
-		r = pt_clone_area(&sop, &dop, src->areas->v[i]);
+	for (size_t i = 0; !r && i < dst->areas->n; i++) {
+		const struct area *a = src->areas->v[i];
+
+		r = pt_clone_range(&sop, &dop, a, a->start, a->end);
+	}
 	/*
 	 * No write may reach a shared frame through a stale translation: the
 	 * flush ends the CPUs' ones, the grace period the host accessors'.

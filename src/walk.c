@@ -250,12 +250,13 @@ static aspace_hpa_t block_private_copy(struct pt_op *op, aspace_hpa_t base,
 				       bool *copied)
 {
 	struct aspace *as = op->as;
-	pthread_mutex_t *lock = share_lock(as->fam, base);
+	aspace_hpa_t key = share_key(base, ASPACE_BLOCK_2M);
+	pthread_mutex_t *lock = share_lock(as->fam, key);
 	aspace_hpa_t copy;
 	bool shared;
 
 	pthread_mutex_lock(lock);
-	shared = frame_shared(as->fam, base);
+	shared = frame_shared(as->fam, key);
 	pthread_mutex_unlock(lock);
 	*copied = shared;
 	if (!shared)
@@ -319,7 +320,7 @@ static pte_t *split_block(struct pt_op *op, pte_t *p, unsigned level,
 			free_list_add(op, old, osize);
 	}
 	if (alloc_frame) /* a 2 MiB data frame now backs 512 leaves */
-		huge_track(as->fam, base, PT_ENTRIES);
+		huge_split(as->fam, base);
 	CNT_ADD(&as->ctl, leaves[level], -1);
 	CNT_ADD(&as->ctl, leaves[level - 1], PT_ENTRIES);
 	CNT_ADD(&as->ctl, splits, 1);
@@ -363,7 +364,7 @@ static void free_table(struct pt_op *op, pte_t *table, aspace_hpa_t hpa,
 		const struct area *a = area_find(op->old, gpa);
 
 		CNT_ADD(&as->ctl, leaves[level], -1);
-		if (a && a->kind == AREA_ALLOC)
+		if (a && a->kind != AREA_LINEAR)
 			release_data(op, pte_addr(f, pte), size);
 	}
 	CNT_ADD(&as->ctl, tables, -1);
@@ -492,7 +493,10 @@ struct clone_op {
 	int err;
 };
 
-/* Share an alloc leaf: one more reference, and read-only on both sides. */
+/*
+ * Share an alloc leaf: one more reference, and read-only on both sides
+ * (copy-on-write). A leaf of a shared area: one more reference only.
+ */
 static pte_t clone_share_leaf(struct clone_op *c, pte_t *p, unsigned level,
 			      aspace_gpa_t slot)
 {
@@ -507,7 +511,7 @@ static pte_t clone_share_leaf(struct clone_op *c, pte_t *p, unsigned level,
 	for (;;) {
 		while ((pte = pte_load(p)) == PTE_FROZEN) /* Arm CoW break */
 			caa_cpu_relax();
-		hpa = pte_addr(f, pte);
+		hpa = share_key(pte_addr(f, pte), PT_LEVEL_SIZE(level));
 		lock = share_lock(as->fam, hpa);
 		m = share_map(as->fam, hpa);
 		pthread_mutex_lock(lock);
@@ -522,6 +526,10 @@ static pte_t clone_share_leaf(struct clone_op *c, pte_t *p, unsigned level,
 	}
 	refs = hpa_map_get(m, hpa);
 	hpa_map_set(m, hpa, refs <= 1 ? 2 : refs + 1);
+	if (c->a->kind == AREA_SHARED) { /* shared as it is, writes too */
+		pthread_mutex_unlock(lock);
+		return pte;
+	}
 	wp = (pte & ~f->attr_mask) | f->cow_bit |
 	     (f->leaf_attr[level > 0][c->a->flags & ~ASPACE_WRITE] &
 	      f->attr_mask);
@@ -582,13 +590,14 @@ static void clone_level(struct clone_op *c, pte_t *st, pte_t *dt,
 	}
 }
 
-int pt_clone_area(struct pt_op *src, struct pt_op *dst, const struct area *a)
+/* Copy [lo, hi) of area a (of src) into dst's tables at the same GPAs. */
+int pt_clone_range(struct pt_op *src, struct pt_op *dst, const struct area *a,
+		   aspace_gpa_t lo, aspace_gpa_t hi)
 {
 	struct clone_op c = {.src = src, .dst = dst, .a = a};
 	unsigned top = src->as->fmt.levels - 1u;
 
-	clone_level(&c, src->as->root_va, dst->as->root_va, top, a->start,
-		    a->end);
+	clone_level(&c, src->as->root_va, dst->as->root_va, top, lo, hi);
 	return c.err;
 }
 
@@ -618,11 +627,11 @@ static void unshare_level(struct aspace *as, pte_t *t, unsigned level,
 		}
 		if (!(pte & f->cow_bit))
 			continue;
-		aspace_hpa_t hpa = pte_addr(f, pte);
-		pthread_mutex_t *lock = share_lock(as->fam, hpa);
+		aspace_hpa_t key = share_key(pte_addr(f, pte), size);
+		pthread_mutex_t *lock = share_lock(as->fam, key);
 
 		pthread_mutex_lock(lock);
-		if (!frame_shared(as->fam, hpa))
+		if (!frame_shared(as->fam, key))
 			pte_cas(p, pte,
 				(pte & ~(f->attr_mask | f->cow_bit)) |
 					(f->leaf_attr[level > 0][flags] &

@@ -225,6 +225,26 @@ ASPACE_API void aspace_barrier(struct aspace *as);
 ASPACE_API int aspace_clone(struct aspace *src, struct aspace **out);
 
 /*
+ * Shared mappings (the seeds' copy_mappings_from / clear_mappings): dst
+ * maps, at the same GPAs, the memory src maps in [gpa, gpa + size), e.g. a
+ * firmware region common to many VMs. Linear areas map the same host
+ * memory; alloc memory is populated in src, taken out of copy-on-write
+ * sharing, and from then on shared: writes through either space are seen
+ * by both, and clones of either share it as it is. dst gets tables of its
+ * own and holds a reference on every frame, so unmapping or destroying
+ * either side never frees memory the other still maps. Later changes to
+ * src's areas do not propagate. The range must be covered by src's areas
+ * (-EFAULT) and free in dst (-EEXIST); both spaces need the same HAL,
+ * format and platform (-EINVAL). On -ENOMEM, lazy pages of src may have
+ * been populated; nothing else changed.
+ */
+ASPACE_API int aspace_share_from(struct aspace *dst, struct aspace *src,
+				 aspace_gpa_t gpa, uint64_t size);
+/* Remove what dst maps in [gpa, gpa + size): the same as aspace_unmap. */
+ASPACE_API int aspace_unshare(struct aspace *dst, aspace_gpa_t gpa,
+			      uint64_t size);
+
+/*
  * Resolve a second-stage fault at gpa for access (ASPACE_READ, _WRITE or
  * _EXEC). 0: the fault is fixed (a lazy frame was mapped, or the entry was
  * already right: a spurious fault after a race). -EFAULT: a real fault (no
