@@ -116,6 +116,19 @@ static uint64_t rs_bytes(const struct m_rangeset *s)
 	return n;
 }
 
+/*
+ * Give an empty set an array: model.c's rs_remove passes s->r to memmove
+ * even when the set is empty, which UBSan rejects when r is still NULL.
+ */
+static void rs_init(struct m_rangeset *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->cap = 16;
+	s->r = malloc(s->cap * sizeof(*s->r));
+	if (!s->r)
+		t_fail("out of memory");
+}
+
 static const struct m_area *area_at(const struct qt *q, aspace_gpa_t gpa)
 {
 	long i = model_find(&q->m, gpa);
@@ -240,6 +253,8 @@ static void qt_create(struct qt *q, const struct t_fmt *fmt,
 		o.size = align_down(t_range(o.size / 2, o.size), PAGE);
 	t_as_create(&q->t, &o);
 	model_init(&q->m);
+	rs_init(&q->m.present);
+	rs_init(&q->big);
 	q->win_lo = o.base;
 	q->win_hi = o.base + o.size;
 	pg = MIN(16 * GIB, o.size);
@@ -964,7 +979,9 @@ static void enomem_round(const struct t_fmt *fmt,
 		if (aspace_translate(q.t.as, p, &oldx[i]))
 			QT_FAIL(&q, "faulted page %#llx not mapped", (ull)p);
 	}
-	struct m_rangeset before = {0};
+	struct m_rangeset before;
+
+	rs_init(&before);
 
 	for (size_t i = 0; i < q.m.present.n; i++)
 		rs_add(&before, q.m.present.r[i].start, q.m.present.r[i].end);
