@@ -561,24 +561,21 @@ static void check_leaf_encoding(struct hw_layout *l, const struct hw_expect *e,
 		hw_fail(l,
 			"gpa %#" PRIx64 ": leaf entry %#" PRIx64
 			" at hpa %#" PRIx64 " (2^%u) encodes flags %#x%s%s; "
-					    "translate says flags %#x,"
+			"translate says flags %#x,"
 			" leaf %#" PRIx64,
 			e->gpa, leaf.entry, leaf.entry_hpa, leaf.shift, flags,
 			why[0] ? "; " : "", why, e->flags, e->leaf_size);
 }
 
 static unsigned compare_all(struct hw_layout *l, const struct hw_result *res,
-			    bool report, unsigned *mapped, unsigned *leaf_sizes)
+			    bool report, unsigned *leaf_sizes)
 {
 	unsigned bad = 0;
 	size_t i;
 
-	*mapped = 0;
 	for (i = 0; i < l->nexpect; i++) {
-		if (l->expect[i].mapped) {
-			(*mapped)++;
+		if (l->expect[i].mapped)
 			check_leaf_encoding(l, &l->expect[i], leaf_sizes);
-		}
 		if (!compare_probe(l, &l->expect[i], &res[i], report))
 			bad++;
 	}
@@ -597,9 +594,11 @@ static int run_layout(const struct options *o, const struct hw_case *c)
 		hw_layout_probe_plan(&l, o->probes);
 		if (make_work_dir(o, &l, dir, sizeof(dir)) == 0 &&
 		    run_emulator(o, &l, dir, &res) == 0)
-			bad = compare_all(&l, res, true, &mapped, leaf_sizes);
+			bad = compare_all(&l, res, true, leaf_sizes);
 	}
 	failed = l.failures != 0;
+	for (size_t i = 0; i < l.nexpect; i++)
+		mapped += l.expect[i].mapped;
 	printf("%s %s: %u ops, %zu probes (%u mapped: %u/%u/%u via 4K/2M/1G"
 	       " leaves), %" PRIu64 " KiB of image, %u mismatches\n",
 	       failed ? "FAIL" : "ok  ", l.name, l.ops, l.nexpect, mapped,

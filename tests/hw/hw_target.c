@@ -59,7 +59,7 @@ static const struct hw_target targets[HW_NTARGETS] = {
 		{
 			.kind = HW_BOCHS,
 			.name = "bochs",
-			/* RAM 0 + 2 GiB. */
+			/* RAM 0 + 3 GiB. */
 			.buf_base = 16 * MIB,
 			.buf_size = 128 * MIB,
 			.input_addr = 0x400000,
@@ -240,8 +240,7 @@ static int write_disk(FILE *f, const struct hw_run_spec *s)
 	return 0;
 }
 
-static int write_bochsrc(const char *work, const struct hw_run_spec *s,
-			 const char *runner_rom)
+static int write_bochsrc(const char *work, const char *runner_rom)
 {
 	char *rc_path = path_in(work, "bochsrc");
 	char *disk = path_in(work, "disk.img");
@@ -256,7 +255,7 @@ static int write_bochsrc(const char *work, const struct hw_run_spec *s,
 		goto out;
 	fprintf(f,
 		"cpu: model=corei7_haswell_4770, count=1, ips=50000000\n"
-		"memory: guest=2048, host=2048\n"
+		"memory: guest=3072, host=2048\n"
 		"romimage: file=%s, address=0xffff0000\n"
 		"vgaromimage: file=/usr/share/bochs/VGABIOS-lgpl-latest\n"
 		"ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14\n"
@@ -272,7 +271,6 @@ static int write_bochsrc(const char *work, const struct hw_run_spec *s,
 		"info: action=ignore\ndebug: action=ignore\n",
 		runner_rom, disk, (long long)(st.st_size / DISK_UNIT), work);
 	rc = fclose(f) ? -1 : 0;
-	(void)s;
 out:
 	free(rc_path);
 	free(disk);
@@ -370,8 +368,8 @@ static int prepare(const struct hw_run_spec *s, struct argv_builder *b,
 	case HW_BOCHS: {
 		char *rom = path_in(r, "x86.rom"), *rcfile = path_in(w, "rc");
 
-		if (write_file(disk, write_disk, s) ||
-		    write_bochsrc(w, s, rom) || write_text(rcfile, "c\nquit\n"))
+		if (write_file(disk, write_disk, s) || write_bochsrc(w, rom) ||
+		    write_text(rcfile, "c\nquit\n"))
 			rc = -1;
 		arg(b, "bochs");
 		arg(b, "-q");
