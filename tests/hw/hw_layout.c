@@ -23,8 +23,8 @@ void hw_fail(struct hw_layout *l, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (++l->failures > MAX_PRINTED_FAILURES) {
-		if (l->failures == MAX_PRINTED_FAILURES + 1)
+	if (++l->failures > MAX_PRINTED_FAILURES || l->c.quiet) {
+		if (l->failures == MAX_PRINTED_FAILURES + 1 && !l->c.quiet)
 			printf("FAIL %s: more failures not shown\n", l->name);
 		return;
 	}

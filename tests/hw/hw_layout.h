@@ -24,6 +24,7 @@ struct hw_case {
 	unsigned gpa_bits; /* width of the format's GPA (S2: cfg.gpa_bits) */
 	unsigned index;	   /* layout number within the format */
 	uint64_t seed;
+	bool quiet; /* count failures without printing them */
 };
 
 /* What aspace_translate said about one probe. */
