@@ -578,9 +578,15 @@ static void extras(struct ctl_ctx *c)
 
 static void control_step(struct ctl_ctx *c)
 {
-	struct slot *s = lock_slot(c);
+	struct slot *s;
 	struct ctl_op op;
 	int rc;
+
+	if (rng_below(&c->rng, 400) == 0) {
+		control_clone(c);
+		return;
+	}
+	s = lock_slot(c);
 
 	if (!s) {
 		sched_yield();

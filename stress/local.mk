@@ -13,7 +13,7 @@
 check_PROGRAMS += stress/stress
 stress_stress_SOURCES = stress/stress.c stress/stress.h stress/hal.c \
 	stress/model.c stress/oracle.c stress/vcpu.c stress/control.c \
-		stress/race.c stress/queries.c
+			stress/race.c stress/queries.c stress/clone.c
 stress_stress_LDADD = libaspace.la -lpthread
 
 TESTS += stress/smoke.sh

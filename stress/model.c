@@ -138,7 +138,8 @@ void st_run(const struct sstate *st, const struct seg *sg, uint64_t *lo,
 static uint64_t pack_meta(const struct seg *sg)
 {
 	return sg->flags | (uint64_t)sg->kind << 8 |
-	       (uint64_t)sg->populated << 12 | (uint64_t)sg->area_id << 32;
+	       (uint64_t)sg->populated << 12 | (uint64_t)sg->shared << 13 |
+	       (uint64_t)sg->area_id << 32;
 }
 
 void st_store(_Atomic uint64_t *w, const struct sstate *st)
@@ -178,6 +179,7 @@ void st_load(_Atomic uint64_t *w, struct sstate *st)
 		st->s[i].flags = meta & 0xff;
 		st->s[i].kind = (meta >> 8) & 0xf;
 		st->s[i].populated = (meta >> 12) & 1;
+		st->s[i].shared = (meta >> 13) & 1;
 		st->s[i].area_id = (uint32_t)(meta >> 32);
 	}
 }
@@ -214,12 +216,14 @@ void st_describe(const struct sstate *st, char *buf, size_t len)
 				     i ? " " : "", sg->start, sg->size, sg->hpa,
 				     flags_str(sg->flags, fl));
 		else
-			w = snprintf(
-				buf + at, len - at,
-				"%s[%#" PRIx64 ",+%#" PRIx64 ") alloc#%u %s %s",
-				i ? " " : "", sg->start, sg->size, sg->area_id,
-				sg->populated ? "populated" : "lazy",
-				flags_str(sg->flags, fl));
+			w = snprintf(buf + at, len - at,
+				     "%s[%#" PRIx64 ",+%#" PRIx64
+				     ") alloc#%u %s%s %s",
+				     i ? " " : "", sg->start, sg->size,
+				     sg->area_id,
+				     sg->populated ? "populated" : "lazy",
+				     sg->shared ? " shared" : "",
+				     flags_str(sg->flags, fl));
 		if (w < 0)
 			break;
 		at += (size_t)w;

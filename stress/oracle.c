@@ -27,6 +27,14 @@ static bool flags_match(const struct oracle *o, unsigned want, unsigned got)
 	       (o->memtype_dropped && got == (want & ~MEMTYPE_MASK));
 }
 
+/* A frame a clone may share is mapped read-only until a write breaks it. */
+static bool seg_flags_match(const struct oracle *o, const struct seg *sg,
+			    unsigned got)
+{
+	return flags_match(o, sg->flags, got) ||
+	       (sg->shared && flags_match(o, sg->flags & ~ASPACE_WRITE, got));
+}
+
 /* The area fields: the library area holding gpa could be this one. */
 static bool area_ok(const struct sstate *st, const struct seg *sg,
 		    const struct aspace_xlate *xl, char *why, size_t len)
@@ -53,7 +61,7 @@ static bool leaf_ok(const struct oracle *o, const struct sstate *st,
 	uint64_t leaf = xl->leaf_size, start = gpa & ~(leaf - 1), lo, hi;
 	char want[8], got[8];
 
-	if (!flags_match(o, sg->flags, xl->flags)) {
+	if (!seg_flags_match(o, sg, xl->flags)) {
 		snprintf(why, len, "flags %s, expected %s",
 			 flags_str(xl->flags, got), flags_str(sg->flags, want));
 		return false;
@@ -182,7 +190,7 @@ bool oracle_run(const struct oracle *o, const struct seg *sg,
 			 leaf, run->hpa);
 		return false;
 	}
-	if (!flags_match(o, sg->flags, run->flags)) {
+	if (!seg_flags_match(o, sg, run->flags)) {
 		snprintf(why, len, "flags %s, expected %s",
 			 flags_str(run->flags, got),
 			 flags_str(sg->flags, want));

@@ -237,7 +237,8 @@ static bool run_ok(struct ctl_ctx *c, const struct slot *s,
 		snprintf(why, len,
 			 "translate disagrees at %#" PRIx64 " or %#" PRIx64, lo,
 			 hi - 1);
-		if (sg->kind == SEG_ALLOC &&
+		/* a vCPU's write may move a shared page to a private frame */
+		if (sg->kind == SEG_ALLOC && !sg->shared &&
 		    (!run_matches_translate(c->r, run, lo) ||
 		     !run_matches_translate(c->r, run, hi - 1)))
 			return false;

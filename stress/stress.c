@@ -246,6 +246,7 @@ static int setup_run(struct run *r, const struct fmt_cfg *f,
 		.win_base = cfg->base,
 		.win_size = cfg->size,
 	};
+	r->qsbr = rcu == ASPACE_RCU_QSBR;
 	r->fault_hook = rng_pct(&rng, 50);
 	r->oracle.real_fault_rc = r->fault_hook ? HOOK_RC : -EFAULT;
 	atomic_store(&r->next_area_id, 1);
@@ -262,7 +263,8 @@ static uint64_t frame_bound(const struct run *r,
 	uint64_t alloc = NSMALL * SMALL_SLOT + NBIG * MAX_SEGS * (8ull << 20);
 	uint64_t batch = cfg->cache_batch ? cfg->cache_batch : 32;
 
-	return 3 * alloc + r->nvcpu * batch * (SZ_2M + PAGE) + (128ull << 20);
+	/* x4: the source, deferred frees, and a clone that keeps frames */
+	return 4 * alloc + r->nvcpu * batch * (SZ_2M + PAGE) + (128ull << 20);
 }
 
 /* ---- running threads ---- */
@@ -504,6 +506,7 @@ static void sum_counts(const struct run *r, const struct threads *t,
 		tot->c.real_faults += n->real_faults;
 		tot->c.queries += n->queries;
 		tot->c.populates += n->populates;
+		tot->c.clones += n->clones;
 	}
 }
 
@@ -536,11 +539,11 @@ static void print_run(const struct run *r, const struct aspace_config *cfg,
 	       " (expected errors %" PRIu64 "); checks %" PRIu64
 	       " faults %" PRIu64 " real faults %" PRIu64 " data %" PRIu64
 	       " iov %" PRIu64 " queries %" PRIu64 " populate %" PRIu64
-	       " barriers %" PRIu64 "\n",
+	       " clones %" PRIu64 " barriers %" PRIu64 "\n",
 	       c->op[0] + c->op[1] + c->op[2] + c->op[3], c->op[0], c->op[1],
 	       c->op[2], c->op[3], c->expected_err, c->checks, c->faults,
 	       c->real_faults, c->data, c->iov, c->queries, c->populates,
-	       c->barriers);
+	       c->clones, c->barriers);
 	printf("  frames peak %.1f MiB, flushes %" PRIu64
 	       ", fault hook calls %" PRIu64
 	       "; lazy race rounds %u (spurious faults %" PRIu64 ")\n",
@@ -608,6 +611,7 @@ static bool run_one(const struct fmt_cfg *f, enum aspace_rcu rcu,
 		stress_fatal("out of memory");
 	monitor(&r, &t, seconds * 0.85, o->ops);
 	join_threads(&r, &t);
+	clone_retire(&r, "at the end of the run");
 	hal_counts(&h);
 	hal_set_bound(0);
 	final_checks(&r, &empty);

@@ -113,6 +113,8 @@ struct seg {
 	unsigned flags;
 	unsigned kind;
 	bool populated;
+	/* alloc: a clone may share its frames (read-only until written) */
+	bool shared;
 	/* alloc: names the frames' content; kept by splits, new per map */
 	uint32_t area_id;
 };
@@ -171,6 +173,7 @@ uint64_t oracle_linear_leaf(const struct oracle *o, const struct seg *sg,
 
 /* One run: one address space, its slots and threads. */
 #define RING 32 /* published versions per slot */
+#define CLONE_SNAPS 64
 #define MAX_CANDS 8
 
 struct slot {
@@ -196,7 +199,7 @@ enum ctl_kind { CTL_LINEAR, CTL_ALLOC, CTL_UNMAP, CTL_PROTECT, CTL_NKINDS };
 struct ctl_counts {
 	uint64_t op[CTL_NKINDS];
 	uint64_t expected_err, checks, faults, barriers;
-	uint64_t data, iov, real_faults, queries, populates;
+	uint64_t data, iov, real_faults, queries, populates, clones;
 };
 
 struct run {
@@ -214,8 +217,15 @@ struct run {
 	unsigned lanes;
 	atomic_bool stop;
 	atomic_uint next_area_id;
+	bool qsbr;
 	bool fault_hook;
 	atomic_uint_fast64_t hook_calls;
+	/* the live clone, used by whoever holds every slot (clone.c) */
+	struct aspace *clone;
+	struct {
+		uint64_t gpa, w[2];
+	} snaps[CLONE_SNAPS];
+	unsigned nsnaps;
 };
 
 /* What the fault hook, when a run installs it, makes real faults return. */
@@ -282,6 +292,10 @@ void *vcpu_thread(void *arg);
 void *control_thread(void *arg);
 /* check_access, find_free_area, populate and query on a held slot */
 void control_queries(struct ctl_ctx *c, struct slot *s);
+/* Clone the address space (holding every slot); check and keep it. */
+void control_clone(struct ctl_ctx *c);
+/* Check the words remembered from the live clone, then destroy it. */
+void clone_retire(struct run *r, const char *when);
 /* Check gpa against the slot's current state from the control path. */
 bool check_stable(struct run *r, const struct slot *s, uint64_t gpa,
 		  const char *context);

@@ -270,6 +270,15 @@ translate:
 		report(c, &w, gpa, "translate after fault", "rc=-ENOENT", why);
 		return;
 	}
+	if (window_stable(&w) && rc == 0 && xrc == 0 &&
+	    (xl.flags & access) != access && st_find(&w.st[0], gpa)) {
+		snprintf(why[0], WHY_LEN,
+			 "fault fixed, the leaf must allow the access");
+		snprintf(obs, sizeof(obs), "flags %#x after a fault %#x",
+			 xl.flags, access);
+		report(c, &w, gpa, "translate after fault", obs, why);
+		return;
+	}
 	check_translate(c, &w, gpa, xrc, &xl, fs, "translate after fault");
 }
 
