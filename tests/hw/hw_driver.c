@@ -487,6 +487,23 @@ static void remove_work_dir(const char *dir)
 	rmdir(dir);
 }
 
+/*
+ * The CPU must have taken the root register as given: an hgatp MODE the
+ * hart lacks leaves hgatp unchanged (WARL), and VMID bits it lacks read as
+ * zero, which is no error; the EPTP and VTTBR read back whole.
+ */
+static void check_root_loaded(struct hw_layout *l, uint64_t root,
+			      uint64_t loaded)
+{
+	uint64_t mask = ~0ull;
+
+	if (l->t->kind == HW_QEMU_RISCV)
+		mask = ~(0x3fffull << 44);
+	if ((root ^ loaded) & mask)
+		hw_fail(l, "root register %#" PRIx64 " read back as %#" PRIx64,
+			root, loaded);
+}
+
 /* Runs the emulator over the layout's current image. */
 static int run_emulator(const struct options *o, struct hw_layout *l,
 			const char *dir, struct hw_result **res)
@@ -525,6 +542,8 @@ static int run_emulator(const struct options *o, struct hw_layout *l,
 		break;
 	}
 	rc = hw_run(&spec, *res, err, sizeof(err));
+	if (!rc)
+		check_root_loaded(l, spec.root, spec.root_loaded);
 	if (rc) {
 		/* Printed even in the quiet self-test. */
 		printf("FAIL %s: emulator run failed: %s (files in %s)\n",

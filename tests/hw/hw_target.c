@@ -448,7 +448,7 @@ static int spawn(char *const argv[], const char *out, const char *errf,
 }
 
 static int parse_output(const char *path, size_t n, struct hw_result *res,
-			char *err, size_t errsz)
+			uint64_t *root_loaded, char *err, size_t errsz)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
@@ -470,6 +470,8 @@ static int parse_output(const char *path, size_t n, struct hw_result *res,
 		}
 		if (strstr(line, "HWDONE"))
 			done = true;
+		if ((p = strstr(line, "HWRUNNER ")))
+			*root_loaded = strtoull(p + 9, NULL, 16);
 		if (line[0] != 'P' || line[1] != ' ')
 			continue;
 		if (sscanf(line + 2, "%llx %llx %llx %llx %llx %llx %llx",
@@ -495,7 +497,7 @@ static int parse_output(const char *path, size_t n, struct hw_result *res,
 	return 0;
 }
 
-int hw_run(const struct hw_run_spec *s, struct hw_result *res, char *err,
+int hw_run(struct hw_run_spec *s, struct hw_result *res, char *err,
 	   size_t errsz)
 {
 	struct argv_builder b = {.argc = 0};
@@ -514,7 +516,7 @@ int hw_run(const struct hw_run_spec *s, struct hw_result *res, char *err,
 	}
 	/* Bochs ends through its shutdown port with status 1 and a PANIC
 	 * line: expected. QEMU exits 0. Either way the output decides. */
-	rc = parse_output(out, s->nprobes, res, err, errsz);
+	rc = parse_output(out, s->nprobes, res, &s->root_loaded, err, errsz);
 done:
 	free_args(&b);
 	free(out);

@@ -44,6 +44,8 @@ struct hw_run_spec {
 	const struct hw_probe *probes;
 	size_t nprobes;
 	struct hw_hal *hal; /* the image: what the HAL handed out */
+	/* Out: the root register as the CPU holds it after loading. */
+	uint64_t root_loaded;
 };
 
 struct hw_result {
@@ -57,7 +59,7 @@ struct hw_result {
  * itself failed (the emulator did not start, crashed, timed out or the
  * runner reported an error).
  */
-int hw_run(const struct hw_run_spec *s, struct hw_result *res, char *err,
+int hw_run(struct hw_run_spec *s, struct hw_result *res, char *err,
 	   size_t errsz);
 
 #endif
