@@ -600,7 +600,8 @@ static void check_vtcr(struct hw_layout *l)
 	if (l->c.fmt != ASPACE_FMT_S2_4K || aspace_hw_root(l->as, &root))
 		return;
 	ps = ps_bits[(root.vtcr >> 16) & 7];
-	if (ps < l->c.gpa_bits)
+	l->root_config_bad = ps < l->c.gpa_bits;
+	if (l->root_config_bad)
 		hw_fail(l,
 			"VTCR_EL2 %#" PRIx64 ": PS gives %u output bits, "
 			"less than the %u-bit IPA (platform.hpa_bits %u)",

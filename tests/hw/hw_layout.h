@@ -58,6 +58,9 @@ struct hw_layout {
 	uint64_t *edges; /* GPAs where an op split something */
 	size_t nedges, cap_edges;
 	unsigned ops, failures;
+	/* The root configuration is already known bad: probe mismatches
+	 * follow from it and are counted, not listed. */
+	bool root_config_bad;
 	struct hw_expect *expect;
 	size_t nexpect;
 };
