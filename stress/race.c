@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The lazy-fault race: several vCPUs released at once fault the same lazy
- * page. All must succeed and see the same frame; the losers of the race
- * must give back what they allocated. After the vCPUs detach (their caches
- * drain) and a barrier (deferred frees finish), the HAL holds exactly one
- * data frame more than before, plus any tables the library reports, and
- * unmapping the area brings the HAL back to where it was before the map.
+ * page (and the copy-on-write race: they write the same shared page). All must
+ * succeed and see the same frame; the losers of the race must give back what
+ * they allocated. After the vCPUs detach (their caches drain) and a barrier
+ * (deferred frees finish), the HAL holds exactly one data frame more than
+ * before, plus any tables the library reports, and unmapping the area brings
+ * the HAL back to where it was before the map.
  */
 #define _GNU_SOURCE
 #include "stress.h"
@@ -31,6 +32,8 @@ struct race {
 	atomic_bool go, quit;
 	uint64_t gpa;
 	unsigned access;
+	bool write_words; /* write word i of the page instead of faulting */
+	uint64_t round;
 	unsigned threads;
 	struct racer r[MAX_RACERS];
 };
@@ -47,8 +50,18 @@ static void wait_for_go(struct race *rc)
 			sched_yield();
 }
 
-static void race_once(struct race *rc, struct racer *me)
+/* Racer i's word in the copy-on-write rounds. */
+static void racer_word(const struct race *rc, unsigned i, uint64_t w[2])
 {
+	w[0] = tag_word(i, rc->round);
+	w[1] = rc->gpa + 16 * i;
+}
+
+static void race_once(struct race *rc, unsigned i)
+{
+	struct racer *me = &rc->r[i];
+	uint64_t w[2];
+
 	struct aspace_vcpu *v = aspace_vcpu_attach(rc->as);
 
 	if (!v) {
@@ -58,7 +71,12 @@ static void race_once(struct race *rc, struct racer *me)
 	}
 	atomic_fetch_add(&rc->ready, 1);
 	wait_for_go(rc);
-	me->rc = aspace_vcpu_fault(v, rc->gpa, rc->access);
+	if (rc->write_words) {
+		racer_word(rc, i, w);
+		me->rc = aspace_vcpu_write(v, w[1], w, sizeof(w));
+	} else {
+		me->rc = aspace_vcpu_fault(v, rc->gpa, rc->access);
+	}
 	me->xrc = aspace_vcpu_translate(v, rc->gpa, &me->xl);
 	aspace_vcpu_quiescent(v);
 	aspace_vcpu_detach(v);
@@ -73,7 +91,7 @@ static void *racer_thread(void *arg)
 		pthread_barrier_wait(&rc->bar);
 		if (atomic_load(&rc->quit))
 			return NULL;
-		race_once(rc, &rc->r[a->i]);
+		race_once(rc, a->i);
 		pthread_barrier_wait(&rc->bar);
 	}
 }
@@ -140,7 +158,8 @@ static bool check_frames(const struct race *rc, uint64_t leaf,
 
 	if (a->bytes - b->bytes == want_bytes &&
 	    a->by_order[order] - b->by_order[order] == want_frames &&
-	    sa->data_frames_bytes - sb->data_frames_bytes == leaf &&
+	    (rc->write_words ||
+	     sa->data_frames_bytes - sb->data_frames_bytes == leaf) &&
 	    sa->cache_frames == sb->cache_frames)
 		return true;
 	stress_violation(
@@ -185,7 +204,7 @@ static void release(struct race *rc)
 static bool round_once(struct race *rc, uint64_t base, unsigned round,
 		       uint64_t *rng, uint64_t *spurious)
 {
-	bool big = round % 2 == 0;
+	bool big = round % 4 == 0;
 	/* 2 MiB case: an aligned 2 MiB area. 4 KiB case: 64 KiB inside a
 	 * 2 MiB block, its table made by a first fault on a neighbour. */
 	uint64_t area =
@@ -227,6 +246,139 @@ static bool round_once(struct race *rc, uint64_t base, unsigned round,
 	return ok;
 }
 
+/* The word a page of the copy-on-write rounds holds before the writes. */
+static void pattern_word(uint64_t gpa, uint64_t w[2])
+{
+	w[0] = gpa ^ 0x5a5a5a5a5a5a5a5aull;
+	w[1] = ~gpa;
+}
+
+static int fill_page(struct aspace *as, uint64_t page)
+{
+	static uint64_t buf[PAGE / 8];
+
+	for (unsigned i = 0; i < PAGE / 16; i++)
+		pattern_word(page + 16 * i, &buf[2 * i]);
+	return aspace_write(as, page, buf, PAGE);
+}
+
+/* Racers' words on the written side, the pattern everywhere else. */
+static bool page_holds(struct race *rc, struct aspace *as, bool written,
+		       const char *side)
+{
+	static uint64_t buf[PAGE / 8];
+	uint64_t want[2];
+
+	if (aspace_read(as, rc->gpa, buf, PAGE)) {
+		stress_violation("cow race: cannot read %#" PRIx64 " (%s)",
+				 rc->gpa, side);
+		return false;
+	}
+	for (unsigned i = 0; i < PAGE / 16; i++) {
+		if (written && i < rc->threads)
+			racer_word(rc, i, want);
+		else
+			pattern_word(rc->gpa + 16 * i, want);
+		if (!memcmp(&buf[2 * i], want, 16))
+			continue;
+		stress_violation(
+			"cow race gpa=%#" PRIx64 " (%u vCPUs wrote "
+			"words 0..%u): the %s reads %#" PRIx64 " %#" PRIx64
+			" at word %u, expected %#" PRIx64 " %#" PRIx64,
+			rc->gpa, rc->threads, rc->threads - 1, side, buf[2 * i],
+			buf[2 * i + 1], i, want[0], want[1]);
+		return false;
+	}
+	return true;
+}
+
+static bool check_writers(const struct race *rc, uint64_t leaf)
+{
+	const struct racer *r0 = &rc->r[0];
+
+	for (unsigned i = 0; i < rc->threads; i++) {
+		const struct racer *r = &rc->r[i];
+
+		if (r->rc || r->xrc || r->xl.hpa != r0->xl.hpa ||
+		    r->xl.leaf_size != leaf || !(r->xl.flags & ASPACE_WRITE)) {
+			stress_violation(
+				"cow race gpa=%#" PRIx64 ": vcpu %u "
+				"write rc=%d translate rc=%d hpa=%#" PRIx64
+				" leaf=%#" PRIx64
+				" flags=%#x; vcpu 0 hpa=%#" PRIx64,
+				rc->gpa, i, r->rc, r->xrc, r->xl.hpa,
+				r->xl.leaf_size, r->xl.flags, r0->xl.hpa);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Copy-on-write race: a populated page is filled, the space cloned, then
+ * every racer writes its own word of that page on the source at once.
+ * One copy must win and take every word; the clone keeps the pattern; the
+ * source holds exactly one frame more until the clone goes.
+ */
+static bool cow_round(struct race *rc, uint64_t base, unsigned round,
+		      uint64_t *rng)
+{
+	bool big = round % 4 == 3;
+	uint64_t area = big ? base + SZ_2M * (1 + round % 256)
+			    : base + 512 * SZ_2M + SZ_2M * (round % 64);
+	uint64_t size = big ? SZ_2M : 16 * PAGE, leaf = big ? SZ_2M : PAGE;
+	struct hal_counts h0, h1, h2, h3, h4;
+	struct aspace_stats s0, s1, s2, s3, s4;
+	struct aspace *dst = NULL;
+	bool ok;
+
+	settle(rc->as, &h0, &s0);
+	rc->gpa = area + PAGE * rng_below(rng, size / PAGE);
+	rc->write_words = true;
+	rc->round = round;
+	if (aspace_map_alloc(rc->as, area, size, ASPACE_READ | ASPACE_WRITE,
+			     true) ||
+	    fill_page(rc->as, rc->gpa)) {
+		stress_violation("cow race: cannot map/fill %#" PRIx64, area);
+		return false;
+	}
+	settle(rc->as, &h1, &s1);
+	if (aspace_clone(rc->as, &dst)) {
+		stress_violation("cow race: aspace_clone failed");
+		return false;
+	}
+	settle(rc->as, &h2, &s2);
+	release(rc);
+	settle(rc->as, &h3, &s3);
+	/* how a shared frame counts in data_frames_bytes is not defined */
+	ok = check_writers(rc, leaf) &&
+	     check_frames(rc, leaf, &h2, &s2, &h3, &s3) &&
+	     page_holds(rc, rc->as, true, "source") &&
+	     page_holds(rc, dst, false, "clone");
+	rc->write_words = false;
+	aspace_destroy(dst);
+	settle(rc->as, &h4, &s4);
+	if (ok && !same_counts(&h4, &s4, &h1, &s1)) {
+		stress_violation("cow race: with the clone gone the HAL holds "
+				 "%" PRIu64 " bytes in %" PRIu64
+				 " frames, before the clone %" PRIu64
+				 " in %" PRIu64,
+				 h4.bytes, h4.frames, h1.bytes, h1.frames);
+		ok = false;
+	}
+	if (aspace_unmap(rc->as, area, size))
+		stress_violation("cow race: unmap %#" PRIx64 " failed", area);
+	settle(rc->as, &h4, &s4);
+	if (ok && !same_counts(&h4, &s4, &h0, &s0)) {
+		stress_violation("cow race: after unmap the HAL holds %" PRIu64
+				 " bytes in %" PRIu64 " frames, before %" PRIu64
+				 " in %" PRIu64,
+				 h4.bytes, h4.frames, h0.bytes, h0.frames);
+		ok = false;
+	}
+	return ok;
+}
+
 static void run_rounds(struct race *rc, const struct race_cfg *cfg,
 		       struct race_result *res)
 {
@@ -237,7 +389,9 @@ static void run_rounds(struct race *rc, const struct race_cfg *cfg,
 		if (res->rounds && now_seconds() > deadline)
 			break;
 		res->rounds++;
-		if (!round_once(rc, cfg->cfg->base, i, &rng, &res->spurious))
+		if (i % 4 >= 2 ? !cow_round(rc, cfg->cfg->base, i, &rng)
+			       : !round_once(rc, cfg->cfg->base, i, &rng,
+					     &res->spurious))
 			break;
 	}
 }
