@@ -17,6 +17,15 @@ stress_stress_SOURCES = stress/stress.c stress/stress.h stress/hal.c \
 stress_stress_LDADD = libaspace.la -lpthread
 
 TESTS += stress/smoke.sh
+
+# Deterministic regression tests for bugs the stress test found.
+STRESS_REGRESS = stress/regress_detach stress/regress_clone_qsbr \
+	stress/regress_clear_cache
+check_PROGRAMS += $(STRESS_REGRESS)
+TESTS += $(STRESS_REGRESS)
+stress_regress_detach_LDADD = libaspace.la -lpthread
+stress_regress_clone_qsbr_LDADD = libaspace.la -lpthread
+stress_regress_clear_cache_LDADD = libaspace.la
 EXTRA_DIST += stress/smoke.sh stress/tsan.supp stress/README.md
 
 # liburcu is not built with TSan: its internals get narrow suppressions.
