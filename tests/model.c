@@ -181,6 +181,8 @@ static void drop_pages(struct model *m, aspace_gpa_t start, aspace_gpa_t end)
 
 /* ---- areas ---- */
 
+static void insert_at(struct model *m, size_t i, const struct m_area *a);
+
 void model_init(struct model *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -196,6 +198,19 @@ void model_free(struct model *m)
 	free(m->areas);
 	free(m->buckets);
 	rs_free(&m->present);
+}
+
+void model_copy(struct model *dst, const struct model *src)
+{
+	model_clear(dst);
+	for (size_t i = 0; i < src->n; i++)
+		insert_at(dst, i, &src->areas[i]);
+	for (size_t i = 0; i < src->present.n; i++)
+		rs_add(&dst->present, src->present.r[i].start,
+		       src->present.r[i].end);
+	for (size_t b = 0; b < src->nbuckets; b++)
+		for (const struct m_page *p = src->buckets[b]; p; p = p->next)
+			memcpy(model_page_mut(dst, p->gpa), p->data, PAGE);
 }
 
 size_t model_lower(const struct model *m, aspace_gpa_t gpa)

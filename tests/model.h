@@ -44,6 +44,8 @@ struct model {
 
 void model_init(struct model *m);
 void model_free(struct model *m);
+/* dst (initialised, any state) becomes a deep copy of src. */
+void model_copy(struct model *dst, const struct model *src);
 
 /* Index of the area holding gpa, or -1. */
 long model_find(const struct model *m, aspace_gpa_t gpa);

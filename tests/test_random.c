@@ -7,6 +7,11 @@
  * and compared with the model (every leaf, every table, frame ownership,
  * stats), and single GPAs around every boundary are walked and translated.
  *
+ * Now and then the space is cloned (copy-on-write); operations then go to
+ * either space until one of them is destroyed, and the checks also cover
+ * what the two share: no frame is writable in one while mapped in the
+ * other, and the HAL holds exactly what the two account for.
+ *
  * ASPACE_SEED=n replays a run, ASPACE_STEPS=n sets the steps per format,
  * ASPACE_FORMAT=i runs only t_formats[i].
  */
@@ -23,23 +28,37 @@
 #define MAX_RW (3 * PAGE + 123)
 #define POPULATE_CAP (512 * MIB)
 
-struct rt {
-	struct t_as t;
+/* An address space under test and its model; a clone makes a second. */
+struct space {
+	struct aspace *as;
+	struct ref_walker w;
 	struct model m;
+	uint64_t root_bytes, root_table_pages;
+	bool cow; /* cloned at some point: frames may be shared */
+};
+
+struct rt {
+	struct t_as t; /* the HAL and the configuration */
+	struct space sp[2];
+	unsigned cur; /* the space operations go to */
 	struct t_fmt fmt;
 	aspace_gpa_t win_lo, win_hi; /* window [lo, hi) */
 	aspace_gpa_t pg_lo, pg_hi;   /* playground where areas go */
 	unsigned width, oa_bits;
 	unsigned long step;
 	char op[200];
+	bool want_barrier;     /* check the HAL accounting at the next check */
+	uint64_t flush_offset; /* HAL flushes of spaces destroyed since */
 	aspace_gpa_t probes[MAX_PROBES];
 	size_t nprobes;
 	uint64_t hal_flushes_seen;
 };
 
+#define S(rt) (&(rt)->sp[(rt)->cur])
+
 #define RT_FAIL(rt, msg, ...)                                                  \
-	t_fail("%s step %lu [%s]: " msg, t_fmt_name(&(rt)->fmt), (rt)->step,   \
-	       (rt)->op, ##__VA_ARGS__)
+	t_fail("%s step %lu [%s] space %u: " msg, t_fmt_name(&(rt)->fmt),      \
+	       (rt)->step, (rt)->op, (rt)->cur, ##__VA_ARGS__)
 
 static unsigned rand_flags(bool alloc)
 {
@@ -132,8 +151,8 @@ static void rand_range(struct rt *rt, aspace_gpa_t *gpa, uint64_t *size)
 
 	if (s > pg)
 		s = pg & ~(PAGE - 1);
-	if (rt->m.n && t_chance(45)) {
-		const struct m_area *a = &rt->m.areas[t_rand() % rt->m.n];
+	if (S(rt)->m.n && t_chance(45)) {
+		const struct m_area *a = &S(rt)->m.areas[t_rand() % S(rt)->m.n];
 		aspace_gpa_t edge =
 			t_chance(50) ? a->start : a->start + a->size;
 
@@ -157,14 +176,14 @@ static bool ram_range(struct rt *rt, aspace_gpa_t gpa, uint64_t len,
 		      bool *unbacked)
 {
 	aspace_gpa_t at = gpa, end = gpa + len;
-	size_t i = model_lower(&rt->m, at);
+	size_t i = model_lower(&S(rt)->m, at);
 	bool ok = true;
 
 	*unbacked = false;
 	while (at < end) {
-		const struct m_area *a = &rt->m.areas[i];
+		const struct m_area *a = &S(rt)->m.areas[i];
 
-		if (i >= rt->m.n) {
+		if (i >= S(rt)->m.n) {
 			ok = false;
 			break;
 		}
@@ -191,15 +210,15 @@ static void expected_bytes(struct rt *rt, aspace_gpa_t gpa, size_t len,
 	while (len) {
 		aspace_gpa_t page = gpa & ~(PAGE - 1);
 		size_t off = gpa - page, n = PAGE - off;
-		long i = model_find(&rt->m, gpa);
+		long i = model_find(&S(rt)->m, gpa);
 		const struct m_area *a;
 
 		if (n > len)
 			n = len;
 		if (i < 0) {
 			memset(out, 0, n);
-		} else if ((a = &rt->m.areas[i])->alloc) {
-			const uint8_t *p = model_page(&rt->m, page);
+		} else if ((a = &S(rt)->m.areas[i])->alloc) {
+			const uint8_t *p = model_page(&S(rt)->m, page);
 
 			if (p)
 				memcpy(out, p + off, n);
@@ -243,25 +262,81 @@ struct lazy {
 	size_t n;
 	aspace_gpa_t page[8], leaf[8];
 	uint64_t size[8];
+	/* present alloc pages, and where they were */
+	size_t nw;
+	aspace_gpa_t wpage[8];
+	aspace_hpa_t whpa[8];
+	uint64_t mark; /* HAL events before the access */
 };
 
 static void lazy_before(struct rt *rt, aspace_gpa_t gpa, uint64_t len,
 			struct lazy *lz)
 {
-	lz->n = 0;
+	lz->n = lz->nw = 0;
+	lz->mark = test_hal_seq(rt->t.hal);
 	for (aspace_gpa_t p = gpa & ~(PAGE - 1); p < gpa + len; p += PAGE) {
-		long i = model_find(&rt->m, p);
+		long i = model_find(&S(rt)->m, p);
 		struct ref_result pre;
 
-		if (i < 0 || !rt->m.areas[i].alloc || model_present(&rt->m, p))
+		if (i < 0 || !S(rt)->m.areas[i].alloc)
 			continue;
+		if (model_present(&S(rt)->m, p)) {
+			ref_walk(&S(rt)->w, p, &pre);
+			lz->wpage[lz->nw] = p;
+			lz->whpa[lz->nw++] = pre.hpa;
+			continue;
+		}
 		if (lz->n == 8)
 			RT_FAIL(rt, "test bug: too many lazy pages");
-		ref_walk(&rt->t.w, p, &pre);
+		ref_walk(&S(rt)->w, p, &pre);
 		lz->page[lz->n] = p;
-		predict_fault(rt, &rt->m.areas[i], p, &pre, &lz->leaf[lz->n],
+		predict_fault(rt, &S(rt)->m.areas[i], p, &pre, &lz->leaf[lz->n],
 			      &lz->size[lz->n]);
 		lz->n++;
+	}
+}
+
+static bool flushed_since(struct rt *rt, uint64_t mark, aspace_gpa_t page)
+{
+	struct test_hal_event ev[256];
+	long n = test_hal_events_since(rt->t.hal, mark, ev, 256);
+
+	if (n < 0 || n == 256)
+		return true; /* too much happened to follow */
+	for (long k = 0; k < n; k++)
+		if (ev[k].type == TEST_HAL_FLUSH &&
+		    (!ev[k].size ||
+		     (ev[k].addr <= page && page - ev[k].addr < ev[k].size)))
+			return true;
+	return false;
+}
+
+/*
+ * A present alloc page keeps its frame, unless a write copied a frame
+ * shared with a clone; the CPU may have cached the old one, so a flush
+ * must cover it.
+ */
+static void watch_after(struct rt *rt, const struct lazy *lz)
+{
+	for (size_t k = 0; k < lz->nw; k++) {
+		struct ref_result r;
+
+		ref_walk(&S(rt)->w, lz->wpage[k], &r);
+		if (r.status != REF_OK)
+			RT_FAIL(rt, "alloc page %#llx lost its frame",
+				(unsigned long long)lz->wpage[k]);
+		if (r.hpa == lz->whpa[k])
+			continue;
+		if (!S(rt)->cow)
+			RT_FAIL(rt,
+				"alloc page %#llx moved from %#llx to %#llx",
+				(unsigned long long)lz->wpage[k],
+				(unsigned long long)lz->whpa[k],
+				(unsigned long long)r.hpa);
+		if (test_hal_ops(rt->t.hal)->flush &&
+		    !flushed_since(rt, lz->mark, lz->wpage[k]))
+			RT_FAIL(rt, "copy-on-write moved %#llx without a flush",
+				(unsigned long long)lz->wpage[k]);
 	}
 }
 
@@ -271,10 +346,11 @@ static void lazy_before(struct rt *rt, aspace_gpa_t gpa, uint64_t len,
  */
 static void lazy_after(struct rt *rt, const struct lazy *lz, bool must_map)
 {
+	watch_after(rt, lz);
 	for (size_t k = 0; k < lz->n; k++) {
 		struct ref_result r;
 
-		ref_walk(&rt->t.w, lz->page[k], &r);
+		ref_walk(&S(rt)->w, lz->page[k], &r);
 		if (r.status == REF_NOT_PRESENT && !must_map)
 			continue;
 		if (r.status != REF_OK)
@@ -292,7 +368,7 @@ static void lazy_after(struct rt *rt, const struct lazy *lz, bool must_map)
 				(unsigned long long)r.leaf_size,
 				(unsigned long long)lz->leaf[k],
 				(unsigned long long)lz->size[k]);
-		model_set_present(&rt->m, r.leaf_gpa, r.leaf_size);
+		model_set_present(&S(rt)->m, r.leaf_gpa, r.leaf_size);
 	}
 }
 
@@ -301,29 +377,38 @@ static void lazy_after(struct rt *rt, const struct lazy *lz, bool must_map)
 struct frame {
 	aspace_hpa_t hpa;
 	uint64_t size;
-	bool table;
+	bool table, writable;
 };
 
 struct tree_check {
 	struct rt *rt;
 	struct m_rangeset seen_alloc, seen_linear;
 	uint64_t nleaf[3], ntables, data_bytes;
+	uint64_t cache_frames, flushes; /* from the space's stats */
 	struct frame *frames;
 	size_t nframes, cap;
 	/* distinct HAL blocks of data frames */
 	aspace_hpa_t last_block;
+	struct frame *blocks;
+	size_t nblocks, cap_blocks;
 };
 
-static void add_frame(struct tree_check *c, aspace_hpa_t hpa, uint64_t size,
-		      bool table)
+static void push_frame(struct frame **v, size_t *n, size_t *cap, struct frame f)
 {
-	if (c->nframes == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 256;
-		c->frames = realloc(c->frames, c->cap * sizeof(*c->frames));
-		if (!c->frames)
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 256;
+		*v = realloc(*v, *cap * sizeof(**v));
+		if (!*v)
 			abort();
 	}
-	c->frames[c->nframes++] = (struct frame){hpa, size, table};
+	(*v)[(*n)++] = f;
+}
+
+static void add_frame(struct tree_check *c, aspace_hpa_t hpa, uint64_t size,
+		      bool table, bool writable)
+{
+	push_frame(&c->frames, &c->nframes, &c->cap,
+		   (struct frame){hpa, size, table, writable});
 }
 
 static bool intersects_area(const struct model *m, aspace_gpa_t gpa,
@@ -339,13 +424,13 @@ static int check_table(void *arg, const struct ref_table *t)
 	aspace_hpa_t base;
 	uint64_t bsize;
 
-	if (t->level == rt->t.w.levels - 1) {
-		if (t->hpa != rt->t.w.root)
+	if (t->level == S(rt)->w.levels - 1) {
+		if (t->hpa != S(rt)->w.root)
 			RT_FAIL(rt, "root moved");
 		return 0;
 	}
 	c->ntables++;
-	if (!intersects_area(&rt->m, t->gpa, t->span))
+	if (!intersects_area(&S(rt)->m, t->gpa, t->span))
 		RT_FAIL(rt,
 			"level-%u table at hpa %#llx for gpa %#llx+%#llx "
 			"(%u valid entries) has no area in its span: not freed",
@@ -356,22 +441,32 @@ static int check_table(void *arg, const struct ref_table *t)
 	if (!bsize || base + bsize < t->hpa + t->size)
 		RT_FAIL(rt, "table at hpa %#llx is not an allocated frame",
 			(unsigned long long)t->hpa);
-	add_frame(c, t->hpa, t->size, true);
+	add_frame(c, t->hpa, t->size, true, false);
 	return 0;
+}
+
+/*
+ * After a clone, alloc frames are mapped read-only until the first write
+ * copies them (or finds them no longer shared).
+ */
+static bool cow_readonly(struct rt *rt, const struct m_area *a, unsigned perm)
+{
+	return S(rt)->cow && a->alloc &&
+	       perm == (a->flags & ASPACE_PERM_MASK & ~ASPACE_WRITE);
 }
 
 /* Check that leaf [g, g+s) is exactly what the areas it lies in expect. */
 static void check_leaf_areas(struct rt *rt, const struct ref_result *r)
 {
 	aspace_gpa_t at = r->leaf_gpa, end = r->leaf_gpa + r->leaf_size;
-	size_t i = model_lower(&rt->m, at);
+	size_t i = model_lower(&S(rt)->m, at);
 	bool alloc = false;
 	char fb[32];
 
 	for (; at < end; i++) {
-		const struct m_area *a = &rt->m.areas[i];
+		const struct m_area *a = &S(rt)->m.areas[i];
 
-		if (i >= rt->m.n || a->start > at)
+		if (i >= S(rt)->m.n || a->start > at)
 			RT_FAIL(rt,
 				"leaf gpa %#llx+%#llx maps gpa %#llx "
 				"outside every area",
@@ -382,7 +477,8 @@ static void check_leaf_areas(struct rt *rt, const struct ref_result *r)
 			RT_FAIL(rt, "leaf %#llx spans linear and alloc areas",
 				(unsigned long long)r->leaf_gpa);
 		alloc = a->alloc;
-		if (r->perm != (a->flags & ASPACE_PERM_MASK) ||
+		if ((r->perm != (a->flags & ASPACE_PERM_MASK) &&
+		     !cow_readonly(rt, a, r->perm)) ||
 		    r->mt != t_expected_mt(&rt->t, a->flags))
 			RT_FAIL(rt,
 				"leaf gpa %#llx+%#llx: perm %#x mt %s, area "
@@ -413,7 +509,7 @@ static void check_data_frame(struct tree_check *c, const struct ref_result *r)
 
 	for (aspace_gpa_t p = r->leaf_gpa; p < r->leaf_gpa + r->leaf_size;
 	     p += PAGE)
-		if (!model_present(&rt->m, p))
+		if (!model_present(&S(rt)->m, p))
 			RT_FAIL(rt, "alloc page %#llx mapped but never faulted",
 				(unsigned long long)p);
 	bsize = test_hal_block_of(rt->t.hal, r->leaf_hpa, &base);
@@ -427,8 +523,10 @@ static void check_data_frame(struct tree_check *c, const struct ref_result *r)
 		/* Leaves of one frame are adjacent in GPA order. */
 		c->data_bytes += bsize;
 		c->last_block = base;
+		push_frame(&c->blocks, &c->nblocks, &c->cap_blocks,
+			   (struct frame){base, bsize, false, false});
 	}
-	add_frame(c, r->leaf_hpa, r->leaf_size, false);
+	add_frame(c, r->leaf_hpa, r->leaf_size, false, r->perm & ASPACE_WRITE);
 	rs_add(&c->seen_alloc, r->leaf_gpa, r->leaf_gpa + r->leaf_size);
 }
 
@@ -450,8 +548,8 @@ static int check_leaf(void *arg, const struct ref_result *r)
 			(unsigned long long)r->leaf_gpa,
 			(unsigned long long)r->leaf_size);
 	check_leaf_areas(rt, r);
-	i = model_find(&rt->m, r->leaf_gpa);
-	if (rt->m.areas[i].alloc)
+	i = model_find(&S(rt)->m, r->leaf_gpa);
+	if (S(rt)->m.areas[i].alloc)
 		check_data_frame(c, r);
 	else
 		rs_add(&c->seen_linear, r->leaf_gpa,
@@ -489,18 +587,19 @@ static void check_coverage(struct rt *rt, struct tree_check *c)
 {
 	struct m_rangeset lin = {0};
 
-	for (size_t i = 0; i < rt->m.n; i++)
-		if (!rt->m.areas[i].alloc)
-			rs_add(&lin, rt->m.areas[i].start,
-			       rt->m.areas[i].start + rt->m.areas[i].size);
+	for (size_t i = 0; i < S(rt)->m.n; i++)
+		if (!S(rt)->m.areas[i].alloc)
+			rs_add(&lin, S(rt)->m.areas[i].start,
+			       S(rt)->m.areas[i].start +
+				       S(rt)->m.areas[i].size);
 	if (!rs_equal(&lin, &c->seen_linear))
 		RT_FAIL(rt,
 			"linear areas are not exactly covered by leaves "
 			"(%zu model ranges, %zu mapped ranges)",
 			lin.n, c->seen_linear.n);
-	if (!rs_equal(&rt->m.present, &c->seen_alloc)) {
-		for (size_t i = 0; i < rt->m.present.n; i++) {
-			aspace_gpa_t s = rt->m.present.r[i].start;
+	if (!rs_equal(&S(rt)->m.present, &c->seen_alloc)) {
+		for (size_t i = 0; i < S(rt)->m.present.n; i++) {
+			aspace_gpa_t s = S(rt)->m.present.r[i].start;
 
 			if (!rs_contains(&c->seen_alloc, s))
 				RT_FAIL(rt, "alloc page %#llx lost its frame",
@@ -511,15 +610,19 @@ static void check_coverage(struct rt *rt, struct tree_check *c)
 	rs_free(&lin);
 }
 
+static unsigned nspaces(const struct rt *rt)
+{
+	return !!rt->sp[0].as + !!rt->sp[1].as;
+}
+
+/* Per-space stats against the tree (after a barrier, frames too). */
 static void check_stats(struct rt *rt, struct tree_check *c, bool barrier)
 {
 	struct aspace_stats st;
-	struct test_hal_counts hc;
-	uint64_t want;
 
-	if (barrier)
-		aspace_barrier(rt->t.as);
-	aspace_stats(rt->t.as, &st);
+	aspace_stats(S(rt)->as, &st);
+	c->cache_frames = st.cache_frames;
+	c->flushes = st.flushes;
 	if (st.mapped_4k != c->nleaf[0] || st.mapped_2m != c->nleaf[1] ||
 	    st.mapped_1g != c->nleaf[2])
 		RT_FAIL(rt,
@@ -531,51 +634,117 @@ static void check_stats(struct rt *rt, struct tree_check *c, bool barrier)
 			(unsigned long long)c->nleaf[0],
 			(unsigned long long)c->nleaf[1],
 			(unsigned long long)c->nleaf[2]);
-	test_hal_counts(rt->t.hal, &hc);
-	if (test_hal_ops(rt->t.hal)->flush && st.flushes != hc.flushes)
-		RT_FAIL(rt, "stats flushes %llu, HAL saw %llu",
-			(unsigned long long)st.flushes,
-			(unsigned long long)hc.flushes);
 	/* Frames of unlinked tables are held until the grace period. */
 	if (!barrier)
 		return;
-	if (st.table_pages != rt->t.root_table_pages + c->ntables)
+	if (st.table_pages != S(rt)->root_table_pages + c->ntables)
 		RT_FAIL(rt,
 			"stats table_pages %llu, tree has %llu + root (%llu)",
 			(unsigned long long)st.table_pages,
 			(unsigned long long)c->ntables,
-			(unsigned long long)rt->t.root_table_pages);
-	if (st.data_frames_bytes != c->data_bytes)
+			(unsigned long long)S(rt)->root_table_pages);
+	/* With a clone alive, whose frames a shared one is is a matter of
+	 * definition; alone, a space holds every frame it maps. */
+	if (nspaces(rt) == 1 && st.data_frames_bytes != c->data_bytes)
 		RT_FAIL(rt, "stats data_frames_bytes %#llx, leaves use %#llx",
 			(unsigned long long)st.data_frames_bytes,
 			(unsigned long long)c->data_bytes);
-	/* Cached frames are 4 KiB frames taken from the HAL ahead of need. */
-	want = rt->t.root_bytes + c->ntables * PAGE + c->data_bytes +
-	       st.cache_frames * PAGE;
-	if (hc.bytes != want)
-		RT_FAIL(rt,
-			"HAL holds %#llx bytes; root %#llx + %llu tables + "
-			"data %#llx = %#llx (cache frames %llu)",
-			(unsigned long long)hc.bytes,
-			(unsigned long long)rt->t.root_bytes,
-			(unsigned long long)c->ntables,
-			(unsigned long long)c->data_bytes,
-			(unsigned long long)want,
-			(unsigned long long)st.cache_frames);
 }
 
-static void check_tree(struct rt *rt, bool barrier)
+static void check_space(struct rt *rt, struct tree_check *c, bool barrier)
 {
-	struct tree_check c = {.rt = rt, .last_block = ~0ull};
-	struct ref_visitor v = {check_table, check_leaf, &c};
+	struct ref_visitor v = {check_table, check_leaf, c};
 
-	ref_visit(&rt->t.w, 0, ~0ull, &v);
-	check_coverage(rt, &c);
-	check_frames_disjoint(rt, &c);
-	check_stats(rt, &c, barrier);
-	rs_free(&c.seen_alloc);
-	rs_free(&c.seen_linear);
-	free(c.frames);
+	c->rt = rt;
+	c->last_block = ~0ull;
+	ref_visit(&S(rt)->w, 0, ~0ull, &v);
+	check_coverage(rt, c);
+	check_frames_disjoint(rt, c);
+	check_stats(rt, c, barrier);
+}
+
+static void tree_check_free(struct tree_check *c)
+{
+	rs_free(&c->seen_alloc);
+	rs_free(&c->seen_linear);
+	free(c->frames);
+	free(c->blocks);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A frame mapped writable in one space must not be mapped by the other. */
+static void check_no_shared_writable(struct rt *rt, const struct tree_check *x,
+				     const struct tree_check *y)
+{
+	for (size_t i = 0; i < x->nframes; i++) {
+		const struct frame *f = &x->frames[i];
+
+		if (!f->writable)
+			continue;
+		for (size_t k = 0; k < y->nframes; k++) {
+			const struct frame *g = &y->frames[k];
+
+			if (!g->table && g->hpa < f->hpa + f->size &&
+			    f->hpa < g->hpa + g->size)
+				RT_FAIL(rt,
+					"frame %#llx+%#llx is writable in one "
+					"space and mapped in the other",
+					(unsigned long long)f->hpa,
+					(unsigned long long)f->size);
+		}
+	}
+}
+
+/*
+ * Every frame the HAL handed out is a root, a table, a cached frame or a
+ * data frame one of the spaces maps (counted once when shared).
+ */
+static void check_hal_bytes(struct rt *rt, struct tree_check *tc)
+{
+	struct frame *all = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t want = 0, hal = test_hal_bytes(rt->t.hal);
+
+	for (unsigned i = 0; i < 2; i++) {
+		if (!rt->sp[i].as)
+			continue;
+		want += rt->sp[i].root_bytes + tc[i].ntables * PAGE +
+			tc[i].cache_frames * PAGE;
+		for (size_t k = 0; k < tc[i].nblocks; k++)
+			push_frame(&all, &n, &cap, tc[i].blocks[k]);
+	}
+	if (n)
+		qsort(all, n, sizeof(*all), frame_cmp);
+	for (size_t k = 0; k < n; k++)
+		if (!k || all[k].hpa != all[k - 1].hpa)
+			want += all[k].size;
+	free(all);
+	if (hal != want)
+		RT_FAIL(rt,
+			"HAL holds %#llx bytes, the spaces account for %#llx "
+			"(roots, tables, cached frames, distinct data frames)",
+			(unsigned long long)hal, (unsigned long long)want);
+}
+
+static void check_shared(struct rt *rt, struct tree_check *tc, bool barrier)
+{
+	struct test_hal_counts hc;
+	uint64_t flushes = rt->flush_offset;
+
+	if (nspaces(rt) == 2) {
+		check_no_shared_writable(rt, &tc[0], &tc[1]);
+		check_no_shared_writable(rt, &tc[1], &tc[0]);
+	}
+	test_hal_counts(rt->t.hal, &hc);
+	for (unsigned i = 0; i < 2; i++)
+		if (rt->sp[i].as)
+			flushes += tc[i].flushes;
+	if (test_hal_ops(rt->t.hal)->flush && flushes != hc.flushes)
+		RT_FAIL(rt, "stats count %llu flushes, the HAL saw %llu",
+			(unsigned long long)flushes,
+			(unsigned long long)hc.flushes);
+	if (barrier)
+		check_hal_bytes(rt, tc);
 }
 
 /* ---- single-GPA checks ---- */
@@ -612,7 +781,7 @@ static void check_translate(struct rt *rt, aspace_gpa_t gpa, long i,
 			    const struct ref_result *r)
 {
 	struct aspace_xlate x;
-	int ret = aspace_translate(rt->t.as, gpa, &x), want;
+	int ret = aspace_translate(S(rt)->as, gpa, &x), want;
 	char fa[32], fb[32];
 
 	if (gpa < rt->win_lo || gpa >= rt->win_hi)
@@ -632,26 +801,31 @@ static void check_translate(struct rt *rt, aspace_gpa_t gpa, long i,
 			(unsigned long long)x.leaf_size,
 			(unsigned long long)r->hpa,
 			(unsigned long long)r->leaf_size);
-	if (!t_xlate_flags_ok(&rt->t, rt->m.areas[i].flags, x.flags))
+	if (!t_xlate_flags_ok(&rt->t, S(rt)->m.areas[i].flags, x.flags) &&
+	    !(cow_readonly(rt, &S(rt)->m.areas[i], r->perm) &&
+	      t_xlate_flags_ok(&rt->t,
+			       (S(rt)->m.areas[i].flags & ~ASPACE_PERM_MASK) |
+				       r->perm,
+			       x.flags)))
 		RT_FAIL(rt, "translate(%#llx): flags %s, area has %s",
 			(unsigned long long)gpa,
 			t_flags_str(x.flags, fa, sizeof(fa)),
-			t_flags_str(rt->m.areas[i].flags, fb, sizeof(fb)));
-	if (!area_bounds_ok(&rt->m, i, x.area_start, x.area_size))
+			t_flags_str(S(rt)->m.areas[i].flags, fb, sizeof(fb)));
+	if (!area_bounds_ok(&S(rt)->m, i, x.area_start, x.area_size))
 		RT_FAIL(rt,
 			"translate(%#llx): area %#llx+%#llx, model area "
 			"%#llx+%#llx",
 			(unsigned long long)gpa,
 			(unsigned long long)x.area_start,
 			(unsigned long long)x.area_size,
-			(unsigned long long)rt->m.areas[i].start,
-			(unsigned long long)rt->m.areas[i].size);
+			(unsigned long long)S(rt)->m.areas[i].start,
+			(unsigned long long)S(rt)->m.areas[i].size);
 }
 
 static void check_content(struct rt *rt, aspace_gpa_t page,
 			  const struct ref_result *r)
 {
-	const uint8_t *want = model_page(&rt->m, page);
+	const uint8_t *want = model_page(&S(rt)->m, page);
 	const uint8_t *host = test_hal_ptr(rt->t.hal, r->hpa, PAGE);
 	static const uint8_t zero[PAGE];
 
@@ -672,10 +846,10 @@ static void check_content(struct rt *rt, aspace_gpa_t page,
 static void check_probe(struct rt *rt, aspace_gpa_t gpa)
 {
 	struct ref_result r;
-	long i = model_find(&rt->m, gpa);
+	long i = model_find(&S(rt)->m, gpa);
 	bool want_present;
 
-	ref_walk(&rt->t.w, gpa, &r);
+	ref_walk(&S(rt)->w, gpa, &r);
 	if (gpa >> rt->width) {
 		if (r.status != REF_OUT_OF_RANGE)
 			RT_FAIL(rt,
@@ -687,24 +861,25 @@ static void check_probe(struct rt *rt, aspace_gpa_t gpa)
 	}
 	if (r.status == REF_INVALID)
 		RT_FAIL(rt, "gpa %#llx: %s", (unsigned long long)gpa, r.why);
-	want_present =
-		i >= 0 && (!rt->m.areas[i].alloc || model_present(&rt->m, gpa));
+	want_present = i >= 0 && (!S(rt)->m.areas[i].alloc ||
+				  model_present(&S(rt)->m, gpa));
 	if (want_present != (r.status == REF_OK))
 		RT_FAIL(rt, "gpa %#llx: %s, model says %s",
 			(unsigned long long)gpa,
 			r.status == REF_OK ? "mapped" : "not mapped",
 			want_present ? "mapped" : "not mapped");
 	check_translate(rt, gpa, i, &r);
-	if (want_present && rt->m.areas[i].alloc)
+	if (want_present && S(rt)->m.areas[i].alloc)
 		check_content(rt, gpa, &r);
 }
 
-static void check_all(struct rt *rt, bool barrier)
+static void add_space_probes(struct rt *rt)
 {
 	const uint64_t top = 1ull << rt->width;
 
-	for (size_t i = 0; i < rt->m.n; i++)
-		probe_range(rt, rt->m.areas[i].start, rt->m.areas[i].size);
+	for (size_t i = 0; i < S(rt)->m.n; i++)
+		probe_range(rt, S(rt)->m.areas[i].start,
+			    S(rt)->m.areas[i].size);
 	probe(rt, rt->win_lo - PAGE);
 	probe(rt, rt->win_hi);
 	for (size_t i = 0, n = rt->nprobes; i < n; i++) {
@@ -714,9 +889,38 @@ static void check_all(struct rt *rt, bool barrier)
 		if (i < 16 && !(g >> rt->width))
 			probe(rt, g + top);
 	}
-	check_tree(rt, barrier);
-	for (size_t i = 0; i < rt->nprobes; i++)
-		check_probe(rt, rt->probes[i]);
+}
+
+/* Every live space: its whole tree, then GPAs around the op and areas. */
+static void check_all(struct rt *rt, bool barrier)
+{
+	static aspace_gpa_t op_probes[MAX_PROBES];
+	struct tree_check tc[2];
+	size_t nop = rt->nprobes;
+	unsigned saved = rt->cur;
+
+	memset(tc, 0, sizeof(tc));
+	barrier |= rt->want_barrier;
+	rt->want_barrier = false;
+	memcpy(op_probes, rt->probes, nop * sizeof(*op_probes));
+	for (unsigned i = 0; i < 2; i++)
+		if (barrier && rt->sp[i].as)
+			aspace_barrier(rt->sp[i].as);
+	for (unsigned i = 0; i < 2; i++) {
+		if (!rt->sp[i].as)
+			continue;
+		rt->cur = i;
+		memcpy(rt->probes, op_probes, nop * sizeof(*op_probes));
+		rt->nprobes = nop;
+		add_space_probes(rt);
+		check_space(rt, &tc[i], barrier);
+		for (size_t k = 0; k < rt->nprobes; k++)
+			check_probe(rt, rt->probes[k]);
+	}
+	rt->cur = saved;
+	check_shared(rt, tc, barrier);
+	tree_check_free(&tc[0]);
+	tree_check_free(&tc[1]);
 	rt->nprobes = 0;
 }
 
@@ -736,7 +940,7 @@ static void check_flushed(struct rt *rt, uint64_t mark,
 
 	if (!test_hal_ops(rt->t.hal)->flush || !need->n)
 		return;
-	aspace_barrier(rt->t.as);
+	aspace_barrier(S(rt)->as);
 	n = test_hal_events_since(rt->t.hal, mark, ev, 512);
 	if (n < 0 || n == 512)
 		return; /* too much happened to follow */
@@ -803,7 +1007,7 @@ static void changed_leaves(struct rt *rt, aspace_gpa_t gpa, uint64_t size,
 	c->hi = gpa + size;
 	c->unmap = unmap;
 	c->new_flags = new_flags;
-	ref_visit(&rt->t.w, gpa, size, &v);
+	ref_visit(&S(rt)->w, gpa, size, &v);
 }
 
 /* ---- operations ---- */
@@ -830,8 +1034,8 @@ static bool pick_backed_hpa(struct rt *rt, aspace_gpa_t gpa, uint64_t size,
 		off = (off & ~(align - 1)) | (gpa & (align - 1) & ~(PAGE - 1));
 		if (align == PAGE || off + size > ls)
 			off = (t_rand() % (ls - size + 1)) & ~(PAGE - 1);
-		for (size_t i = 0; i < rt->m.n && !clash; i++) {
-			const struct m_area *a = &rt->m.areas[i];
+		for (size_t i = 0; i < S(rt)->m.n && !clash; i++) {
+			const struct m_area *a = &S(rt)->m.areas[i];
 
 			clash = !a->alloc && a->backed &&
 				a->hpa < lb + off + size &&
@@ -867,14 +1071,14 @@ static void op_map_linear(struct rt *rt)
 		 (unsigned long long)a.start, (unsigned long long)a.size,
 		 (unsigned long long)a.hpa,
 		 t_flags_str(a.flags, fb, sizeof(fb)));
-	want = model_overlaps(&rt->m, a.start, a.size) ? -EEXIST : 0;
-	ret = aspace_map_linear(rt->t.as, a.start, a.hpa, a.size, a.flags);
+	want = model_overlaps(&S(rt)->m, a.start, a.size) ? -EEXIST : 0;
+	ret = aspace_map_linear(S(rt)->as, a.start, a.hpa, a.size, a.flags);
 	if (ret != want)
 		RT_FAIL(rt, "returned %d, want %d", ret, want);
 	probe_range(rt, a.start, a.size);
 	if (ret)
 		return;
-	model_add(&rt->m, &a);
+	model_add(&S(rt)->m, &a);
 	check_largest_leaves(rt, a.start, a.size);
 }
 
@@ -900,7 +1104,7 @@ static int largest_leaf(void *arg, const struct ref_result *r)
 		    (s == ASPACE_BLOCK_1G && pf->no_block_1g))
 			continue;
 		/* A 2-level S2 walk has no level that maps 1 GiB. */
-		if (s == ASPACE_BLOCK_1G && l->rt->t.w.levels < 3)
+		if (s == ASPACE_BLOCK_1G && S(l->rt)->w.levels < 3)
 			continue;
 		RT_FAIL(l->rt,
 			"leaf gpa %#llx size %#llx could be a %#llx block at "
@@ -917,7 +1121,7 @@ static void check_largest_leaves(struct rt *rt, aspace_gpa_t gpa, uint64_t size)
 	struct largest l = {rt, gpa, size};
 	struct ref_visitor v = {NULL, largest_leaf, &l};
 
-	ref_visit(&rt->t.w, gpa, size, &v);
+	ref_visit(&S(rt)->w, gpa, size, &v);
 }
 
 static void op_map_alloc(struct rt *rt)
@@ -938,16 +1142,16 @@ static void op_map_alloc(struct rt *rt)
 		 (unsigned long long)a.start, (unsigned long long)a.size,
 		 t_flags_str(a.flags, fb, sizeof(fb)),
 		 populate ? " populate" : "");
-	want = model_overlaps(&rt->m, a.start, a.size) ? -EEXIST : 0;
-	ret = aspace_map_alloc(rt->t.as, a.start, a.size, a.flags, populate);
+	want = model_overlaps(&S(rt)->m, a.start, a.size) ? -EEXIST : 0;
+	ret = aspace_map_alloc(S(rt)->as, a.start, a.size, a.flags, populate);
 	if (ret != want)
 		RT_FAIL(rt, "returned %d, want %d", ret, want);
 	probe_range(rt, a.start, a.size);
 	if (ret)
 		return;
-	model_add(&rt->m, &a);
+	model_add(&S(rt)->m, &a);
 	if (populate)
-		model_set_present(&rt->m, a.start, a.size);
+		model_set_present(&S(rt)->m, a.start, a.size);
 }
 
 static void op_unmap(struct rt *rt)
@@ -961,12 +1165,12 @@ static void op_unmap(struct rt *rt)
 	snprintf(rt->op, sizeof(rt->op), "unmap %#llx+%#llx",
 		 (unsigned long long)gpa, (unsigned long long)size);
 	changed_leaves(rt, gpa, size, true, 0, &c);
-	aspace_barrier(rt->t.as); /* earlier deferred frees */
+	aspace_barrier(S(rt)->as); /* earlier deferred frees */
 	mark = test_hal_seq(rt->t.hal);
-	ret = aspace_unmap(rt->t.as, gpa, size);
+	ret = aspace_unmap(S(rt)->as, gpa, size);
 	if (ret)
 		RT_FAIL(rt, "returned %d", ret);
-	model_remove(&rt->m, gpa, size);
+	model_remove(&S(rt)->m, gpa, size);
 	probe_range(rt, gpa, size);
 	check_flushed(rt, mark, &c.need);
 	rs_free(&c.need);
@@ -992,9 +1196,9 @@ static void op_protect(struct rt *rt)
 	int ret;
 	char fb[32];
 
-	if (rt->m.n && t_chance(70)) {
+	if (S(rt)->m.n && t_chance(70)) {
 		/* Inside an area, or across neighbours. */
-		const struct m_area *a = &rt->m.areas[t_rand() % rt->m.n];
+		const struct m_area *a = &S(rt)->m.areas[t_rand() % S(rt)->m.n];
 
 		gpa = a->start + (t_rand() % a->size & ~(PAGE - 1));
 		size = (t_rand() % (a->start + a->size - gpa) & ~(PAGE - 1)) +
@@ -1006,24 +1210,27 @@ static void op_protect(struct rt *rt)
 	} else {
 		rand_range(rt, &gpa, &size);
 	}
-	covered = model_covered(&rt->m, gpa, size);
+	covered = model_covered(&S(rt)->m, gpa, size);
 	snprintf(rt->op, sizeof(rt->op), "protect %#llx+%#llx %s",
 		 (unsigned long long)gpa, (unsigned long long)size,
 		 t_flags_str(flags, fb, sizeof(fb)));
 	changed_leaves(rt, gpa, size, false, flags, &c);
-	aspace_barrier(rt->t.as); /* earlier deferred frees */
+	aspace_barrier(S(rt)->as); /* earlier deferred frees */
 	mark = test_hal_seq(rt->t.hal);
-	ret = aspace_protect(rt->t.as, gpa, size, flags);
+	ret = aspace_protect(S(rt)->as, gpa, size, flags);
 	probe_range(rt, gpa, size);
 	if (!covered && mt_bit) {
 		if (ret != -EFAULT && ret != -EINVAL)
-			RT_FAIL(rt, "returned %d, want -EFAULT or -EINVAL", ret);
+			RT_FAIL(rt, "returned %d, want -EFAULT or -EINVAL",
+				ret);
 	} else if (ret != (!covered ? -EFAULT : mt_bit ? -EINVAL : 0)) {
 		RT_FAIL(rt, "returned %d, want %d", ret,
-			!covered ? -EFAULT : mt_bit ? -EINVAL : 0);
+			!covered ? -EFAULT
+			: mt_bit ? -EINVAL
+				 : 0);
 	}
 	if (!ret) {
-		model_protect(&rt->m, gpa, size, flags);
+		model_protect(&S(rt)->m, gpa, size, flags);
 		check_flushed(rt, mark, &c.need);
 	}
 	rs_free(&c.need);
@@ -1031,8 +1238,8 @@ static void op_protect(struct rt *rt)
 
 static aspace_gpa_t rand_page_near_areas(struct rt *rt)
 {
-	if (rt->m.n && t_chance(80)) {
-		const struct m_area *a = &rt->m.areas[t_rand() % rt->m.n];
+	if (S(rt)->m.n && t_chance(80)) {
+		const struct m_area *a = &S(rt)->m.areas[t_rand() % S(rt)->m.n];
 
 		if (t_chance(10))
 			return a->start + a->size;
@@ -1047,7 +1254,7 @@ static void op_fault(struct rt *rt)
 					  ASPACE_EXEC};
 	aspace_gpa_t gpa = rand_page_near_areas(rt);
 	unsigned acc = access[t_range(0, 2)];
-	long i = model_find(&rt->m, gpa);
+	long i = model_find(&S(rt)->m, gpa);
 	struct lazy lz;
 	int ret, want;
 
@@ -1056,15 +1263,24 @@ static void op_fault(struct rt *rt)
 		 acc == ASPACE_READ    ? "read"
 		 : acc == ASPACE_WRITE ? "write"
 				       : "exec");
-	want = i >= 0 && (rt->m.areas[i].flags & acc) ? 0 : -EFAULT;
+	want = i >= 0 && (S(rt)->m.areas[i].flags & acc) ? 0 : -EFAULT;
 	lazy_before(rt, gpa, 1, &lz);
-	ret = aspace_handle_fault(rt->t.as, gpa, acc);
+	ret = aspace_handle_fault(S(rt)->as, gpa, acc);
 	if (ret != want)
 		RT_FAIL(rt, "returned %d, want %d", ret, want);
 	probe(rt, gpa);
 	probe(rt, gpa & ~(ASPACE_BLOCK_2M - 1));
-	if (!ret)
-		lazy_after(rt, &lz, true);
+	if (ret)
+		return;
+	lazy_after(rt, &lz, true);
+	if (acc == ASPACE_WRITE && S(rt)->m.areas[i].alloc) {
+		struct ref_result r;
+
+		/* The write must be able to go ahead now. */
+		ref_walk(&S(rt)->w, gpa, &r);
+		if (!(r.perm & ASPACE_WRITE))
+			RT_FAIL(rt, "still read-only after a write fault");
+	}
 }
 
 /* An access range that avoids host memory the test does not own. */
@@ -1093,12 +1309,12 @@ static void note_written(struct rt *rt, aspace_gpa_t gpa, const uint8_t *buf,
 	while (len) {
 		aspace_gpa_t page = gpa & ~(PAGE - 1);
 		size_t off = gpa - page, n = PAGE - off;
-		long i = model_find(&rt->m, gpa);
+		long i = model_find(&S(rt)->m, gpa);
 
 		if (n > len)
 			n = len;
-		if (rt->m.areas[i].alloc)
-			memcpy(model_page_mut(&rt->m, page) + off, buf, n);
+		if (S(rt)->m.areas[i].alloc)
+			memcpy(model_page_mut(&S(rt)->m, page) + off, buf, n);
 		probe(rt, page);
 		gpa += n;
 		buf += n;
@@ -1125,7 +1341,7 @@ static void op_write(struct rt *rt)
 	lazy_before(rt, gpa, len, &lz);
 	if (!ram)
 		expected_bytes(rt, gpa, len, before);
-	ret = aspace_write(rt->t.as, gpa, buf, len);
+	ret = aspace_write(S(rt)->as, gpa, buf, len);
 	if (ret != (ram ? 0 : -EFAULT))
 		RT_FAIL(rt, "returned %d, want %d", ret, ram ? 0 : -EFAULT);
 	probe_range(rt, gpa & ~(PAGE - 1),
@@ -1160,7 +1376,7 @@ static void op_read(struct rt *rt)
 	lazy_before(rt, gpa, len, &lz);
 	expected_bytes(rt, gpa, len, want);
 	memset(buf, 0x5a, len);
-	ret = aspace_read(rt->t.as, gpa, buf, len);
+	ret = aspace_read(S(rt)->as, gpa, buf, len);
 	if (ret != (ram ? 0 : -EFAULT))
 		RT_FAIL(rt, "returned %d, want %d", ret, ram ? 0 : -EFAULT);
 	probe_range(rt, gpa & ~(PAGE - 1),
@@ -1196,7 +1412,7 @@ static void check_iov(struct rt *rt, aspace_gpa_t gpa, size_t len,
 
 			if (chunk > left)
 				chunk = left;
-			ref_walk(&rt->t.w, at, &r);
+			ref_walk(&S(rt)->w, at, &r);
 			if (r.status != REF_OK)
 				RT_FAIL(rt, "iov covers unmapped gpa %#llx",
 					(unsigned long long)at);
@@ -1238,7 +1454,7 @@ static void op_iov(struct rt *rt)
 		 (unsigned long long)gpa, len);
 	lazy_before(rt, gpa, len, &lz);
 	/* A failing call (-ENOSPC here) must not fault anything in. */
-	ret = aspace_guest_iov(rt->t.as, gpa, len, iov, 1);
+	ret = aspace_guest_iov(S(rt)->as, gpa, len, iov, 1);
 	want = ram ? 1 : -EFAULT;
 	if (ret != want && !(ram && ret == -ENOSPC))
 		RT_FAIL(rt, "returned %d, want %d or -ENOSPC", ret, want);
@@ -1252,7 +1468,7 @@ static void op_iov(struct rt *rt)
 			return;
 		snprintf(rt->op, sizeof(rt->op), "guest_iov %#llx+%zu n=%d",
 			 (unsigned long long)gpa, len, MAX_IOV);
-		ret = aspace_guest_iov(rt->t.as, gpa, len, iov, MAX_IOV);
+		ret = aspace_guest_iov(S(rt)->as, gpa, len, iov, MAX_IOV);
 		if (ret <= 1)
 			RT_FAIL(rt, "returned %d after -ENOSPC for n=1", ret);
 		probe_range(rt, gpa & ~(PAGE - 1),
@@ -1265,27 +1481,76 @@ static void op_iov(struct rt *rt)
 
 static void op_clear(struct rt *rt)
 {
-	uint64_t bytes;
-
 	struct aspace_stats st;
 
 	snprintf(rt->op, sizeof(rt->op), "clear");
-	aspace_clear(rt->t.as);
-	model_clear(&rt->m);
-	aspace_barrier(rt->t.as);
-	bytes = test_hal_bytes(rt->t.hal);
-	aspace_stats(rt->t.as, &st);
-	if (bytes != rt->t.root_bytes + st.cache_frames * PAGE ||
-	    st.table_pages != rt->t.root_table_pages || st.data_frames_bytes)
-		RT_FAIL(rt,
-			"after clear + barrier the HAL holds %#llx bytes, the "
-			"root %#llx + %llu cached frames; %llu table pages, "
-			"data %#llx",
-			(unsigned long long)bytes,
-			(unsigned long long)rt->t.root_bytes,
-			(unsigned long long)st.cache_frames,
+	aspace_clear(S(rt)->as);
+	model_clear(&S(rt)->m);
+	aspace_barrier(S(rt)->as);
+	aspace_stats(S(rt)->as, &st);
+	if (st.table_pages != S(rt)->root_table_pages || st.data_frames_bytes ||
+	    st.mapped_4k || st.mapped_2m || st.mapped_1g)
+		RT_FAIL(rt, "after clear: %llu table pages, data %#llx",
 			(unsigned long long)st.table_pages,
 			(unsigned long long)st.data_frames_bytes);
+	/* The HAL then holds the roots and cached frames (and a clone's). */
+	rt->want_barrier = true;
+}
+
+/*
+ * Copy-on-write clone of the current space; operations then go to either.
+ * Both map every alloc frame read-only until a write copies it.
+ */
+static void op_clone(struct rt *rt)
+{
+	unsigned other = !rt->cur;
+	struct space *src = S(rt), *dst = &rt->sp[other];
+	struct aspace_hw_root hw;
+	char err[200];
+	int ret;
+
+	snprintf(rt->op, sizeof(rt->op), "clone");
+	ret = aspace_clone(src->as, &dst->as);
+	if (ret)
+		RT_FAIL(rt, "returned %d", ret);
+	if (aspace_hw_root(dst->as, &hw) ||
+	    ref_init(&dst->w, rt->fmt.fmt, &hw, &rt->t.cfg.platform,
+		     test_hal_read64, rt->t.hal, err, sizeof(err)))
+		RT_FAIL(rt, "the clone's root: %s", err);
+	if (hw.root == src->w.root)
+		RT_FAIL(rt, "the clone shares the root table");
+	model_init(&dst->m);
+	model_copy(&dst->m, &src->m);
+	dst->root_bytes = src->root_bytes;
+	dst->root_table_pages = src->root_table_pages;
+	src->cow = dst->cow = true;
+	rt->want_barrier = true;
+	if (t_chance(50))
+		rt->cur = other;
+}
+
+/* Destroy one of two spaces: what the other still maps must survive. */
+static void op_drop(struct rt *rt)
+{
+	unsigned victim = t_chance(50);
+	struct space *v = &rt->sp[victim];
+	struct aspace_stats st;
+
+	snprintf(rt->op, sizeof(rt->op), "destroy space %u", victim);
+	rt->cur = !victim;
+	aspace_destroy(v->as);
+	v->as = NULL;
+	model_free(&v->m);
+	/* Its flushes left with it. */
+	aspace_stats(S(rt)->as, &st);
+	rt->flush_offset = 0;
+	{
+		struct test_hal_counts hc;
+
+		test_hal_counts(rt->t.hal, &hc);
+		rt->flush_offset = hc.flushes - st.flushes;
+	}
+	rt->want_barrier = true;
 }
 
 /* A GPA outside the window must never reach an entry. */
@@ -1301,7 +1566,7 @@ static void op_outside(struct rt *rt)
 		alias = rt->win_lo - PAGE;
 	snprintf(rt->op, sizeof(rt->op), "fault outside window %#llx",
 		 (unsigned long long)alias);
-	ret = aspace_handle_fault(rt->t.as, alias, ASPACE_READ);
+	ret = aspace_handle_fault(S(rt)->as, alias, ASPACE_READ);
 	if (ret != -EFAULT && ret != -EINVAL)
 		RT_FAIL(rt, "returned %d for a GPA outside the window", ret);
 	probe(rt, alias);
@@ -1310,6 +1575,16 @@ static void op_outside(struct rt *rt)
 static void step(struct rt *rt)
 {
 	unsigned r = t_range(0, 99);
+
+	if (nspaces(rt) == 2 && t_chance(30))
+		rt->cur = !rt->cur;
+	if (nspaces(rt) == 1 ? t_chance(2) : t_chance(1)) {
+		if (nspaces(rt) == 1)
+			op_clone(rt);
+		else
+			op_drop(rt);
+		return;
+	}
 
 	if (r < 14)
 		op_map_linear(rt);
@@ -1404,7 +1679,11 @@ static void setup(struct rt *rt, const struct t_fmt *f)
 	else
 		rt->oa_bits = o.platform.hpa_bits ? o.platform.hpa_bits : 56;
 	t_as_create(&rt->t, &o);
-	model_init(&rt->m);
+	S(rt)->as = rt->t.as;
+	S(rt)->w = rt->t.w;
+	S(rt)->root_bytes = rt->t.root_bytes;
+	S(rt)->root_table_pages = rt->t.root_table_pages;
+	model_init(&S(rt)->m);
 	printf("  %-8s window %#llx..%#llx playground %#llx..%#llx%s%s%s "
 	       "hpa_bits %u, %s HAL%s\n",
 	       t_fmt_name(f), (unsigned long long)rt->win_lo,
@@ -1437,8 +1716,14 @@ static void run_format(const struct t_fmt *f, unsigned long steps)
 	snprintf(rt->op, sizeof(rt->op), "final clear");
 	op_clear(rt);
 	check_all(rt, true);
-	t_as_destroy(&rt->t);
-	model_free(&rt->m);
+	for (unsigned i = 0; i < 2; i++) {
+		if (rt->sp[i].as) {
+			aspace_destroy(rt->sp[i].as);
+			model_free(&rt->sp[i].m);
+		}
+	}
+	if (test_hal_delete(rt->t.hal))
+		RT_FAIL(rt, "frames left in the HAL after destroy");
 	free(rt);
 }
 
