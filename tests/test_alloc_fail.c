@@ -25,6 +25,7 @@ struct sc {
 	aspace_gpa_t probes[64];
 	size_t np;
 	uint8_t pattern[64];
+	struct aspace *clone; /* destroyed with the space */
 };
 
 struct scenario {
@@ -289,6 +290,54 @@ static void verify_unmap_linear_2m(struct sc *s)
 		     s->h + 2 * MIB - PAGE, PAGE, RW);
 }
 
+/* A clone shares the populated frame and the background areas. */
+static int op_clone(struct sc *s)
+{
+	return aspace_clone(s->t.as, &s->clone);
+}
+
+static void verify_clone(struct sc *s)
+{
+	struct aspace_xlate a, b;
+	uint8_t buf[64];
+
+	T_EXPECT(!aspace_translate(s->t.as, s->g + MIB, &a) &&
+			 !aspace_translate(s->clone, s->g + MIB, &b) &&
+			 a.hpa == b.hpa,
+		 "clone: the populated frame is not shared");
+	T_EXPECT(!aspace_read(s->clone, s->g + MIB - 32, buf, 64) &&
+			 !memcmp(buf, s->pattern, 64),
+		 "clone: contents differ");
+}
+
+/* Writing a shared 2 MiB frame copies it: that needs a frame. */
+static void setup_cow(struct sc *s)
+{
+	setup_alloc_2m(s);
+	must(aspace_clone(s->t.as, &s->clone), "clone");
+}
+
+static int op_cow_write(struct sc *s)
+{
+	return aspace_handle_fault(s->t.as, s->g + MIB, ASPACE_WRITE);
+}
+
+static void verify_cow_write(struct sc *s)
+{
+	struct aspace_xlate a, b;
+	uint8_t buf[64];
+
+	T_EXPECT(!aspace_translate(s->t.as, s->g + MIB, &a) &&
+			 !aspace_translate(s->clone, s->g + MIB, &b) &&
+			 a.hpa != b.hpa && (a.flags & ASPACE_WRITE),
+		 "cow write: the frame was not copied");
+	expect_bytes(s, "cow write", s->g + MIB - 32, s->pattern, 64);
+	T_EXPECT(!aspace_write(s->t.as, s->g + MIB, "mine", 4) &&
+			 !aspace_read(s->clone, s->g + MIB - 32, buf, 64) &&
+			 !memcmp(buf, s->pattern, 64),
+		 "cow write: a write reached the clone");
+}
+
 static const struct scenario scenarios[] = {
 	{"map_linear, 4 KiB leaves", false, setup_nothing, op_linear_4k,
 	 verify_linear_4k},
@@ -312,6 +361,9 @@ static const struct scenario scenarios[] = {
 	 verify_unmap_2m},
 	{"unmap splits a 2 MiB linear block", false, setup_linear_2m,
 	 op_unmap_linear_2m, verify_unmap_linear_2m},
+	{"clone", false, setup_alloc_2m, op_clone, verify_clone},
+	{"copy-on-write break", false, setup_cow, op_cow_write,
+	 verify_cow_write},
 };
 
 /* Other mappings around, so that collateral damage shows. */
@@ -399,6 +451,8 @@ static unsigned run_mode(const struct t_fmt *f, aspace_gpa_t base, bool direct,
 	}
 	t_snapshot_free(&before);
 	T_EXPECT(n <= MAX_TRIES, "%s: never succeeded", what);
+	if (s->clone)
+		aspace_destroy(s->clone);
 	t_as_destroy(&s->t);
 	free(s);
 	return n - 1;
