@@ -12,7 +12,10 @@
  *  - guest_iov is bounded by the requested range, not the area, and does
  *    not assume that alloc frames are contiguous;
  *  - tables emptied by unmap are freed, after a flush;
- *  - the fault hook sees exactly the faults no area resolves.
+ *  - the fault hook sees exactly the faults no area resolves;
+ *  - copy-on-write: shared frames are read-only on both sides, a write
+ *    copies (2 MiB whole) and stays private, frames outlive the other side,
+ *    and once alone a frame becomes writable in place.
  */
 #include <errno.h>
 #include <string.h>
@@ -526,6 +529,79 @@ static void pitfall_fault_hook(void)
 	t_as_destroy(&t);
 }
 
+/* ---- copy-on-write clones ---- */
+
+static aspace_hpa_t hpa_of(struct aspace *as, aspace_gpa_t gpa, unsigned *flags)
+{
+	struct aspace_xlate x;
+
+	if (aspace_translate(as, gpa, &x))
+		return 0;
+	if (flags)
+		*flags = x.flags;
+	return x.hpa;
+}
+
+static void pitfall_cow(void)
+{
+	struct t_as t;
+	struct aspace *b;
+	struct ref_walker wb;
+	struct aspace_hw_root hw;
+	struct ref_result ra, rb;
+	aspace_gpa_t g = GIB, p = GIB + 3 * PAGE;
+	aspace_hpa_t shared, mine;
+	char buf[8], err[200];
+	unsigned fl;
+
+	create(&t, 0, 0, false);
+	T_ASSERT(!aspace_map_alloc(t.as, g, 4 * MIB, RW, true), "populate");
+	T_ASSERT(!aspace_write(t.as, p, "before!", 8), "write");
+	T_ASSERT(!aspace_write(t.as, g + 3 * MIB, "second", 7), "write");
+	shared = hpa_of(t.as, p, NULL);
+	T_ASSERT(!aspace_clone(t.as, &b), "%s: clone", fname());
+	T_ASSERT(!aspace_hw_root(b, &hw) &&
+			 !ref_init(&wb, cur->fmt, &hw, &t.cfg.platform,
+				   test_hal_read64, t.hal, err, sizeof(err)),
+		 "%s: clone root: %s", fname(), err);
+	walk(&t, p, &ra);
+	ref_walk(&wb, p, &rb);
+	T_EXPECT(ra.status == REF_OK && rb.status == REF_OK &&
+			 ra.hpa == shared && rb.hpa == shared &&
+			 !(ra.perm & W) && !(rb.perm & W),
+		 "%s: a shared frame must be mapped read-only on both sides",
+		 fname());
+	/* A write in the clone copies the whole 2 MiB frame. */
+	T_EXPECT(!aspace_handle_fault(b, p, W), "%s: write fault", fname());
+	mine = hpa_of(b, p, &fl);
+	ref_walk(&wb, p, &rb);
+	T_EXPECT(mine && mine != shared && (fl & W) &&
+			 rb.leaf_size == 2 * MIB &&
+			 hpa_of(t.as, p, NULL) == shared,
+		 "%s: the write did not get a private frame", fname());
+	T_EXPECT(!aspace_write(b, p, "after!!", 8) &&
+			 !aspace_read(t.as, p, buf, 8) &&
+			 !memcmp(buf, "before!", 8),
+		 "%s: a write in the clone reached the source", fname());
+	T_EXPECT(!aspace_read(b, p - PAGE, buf, 1), "%s: read", fname());
+	/* The source lets go; the clone's frames must survive it. */
+	T_EXPECT(!aspace_unmap(t.as, g, 4 * MIB), "%s: unmap", fname());
+	aspace_barrier(t.as);
+	T_EXPECT(!aspace_read(b, g + 3 * MIB, buf, 7) &&
+			 !memcmp(buf, "second", 7),
+		 "%s: the clone lost a frame the source unmapped", fname());
+	shared = hpa_of(b, g + 3 * MIB, NULL);
+	T_EXPECT(test_hal_block_of(t.hal, shared, NULL),
+		 "%s: a frame the clone maps went back to the HAL", fname());
+	/* Alone now: the first write takes the frame over in place. */
+	T_EXPECT(!aspace_handle_fault(b, g + 3 * MIB, W) &&
+			 hpa_of(b, g + 3 * MIB, &fl) == shared && (fl & W),
+		 "%s: an unshared frame was copied, or not made writable",
+		 fname());
+	aspace_destroy(b);
+	t_as_destroy(&t);
+}
+
 int main(int argc, char **argv)
 {
 	char what[64];
@@ -542,7 +618,8 @@ int main(int argc, char **argv)
 		pitfall_iov();
 		pitfall_free_tables();
 		pitfall_fault_hook();
+		pitfall_cow();
 	}
-	snprintf(what, sizeof(what), "9 pitfalls x %u formats", t_nformats);
+	snprintf(what, sizeof(what), "10 pitfalls x %u formats", t_nformats);
 	return t_finish("test_pitfalls", what);
 }
