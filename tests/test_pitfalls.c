@@ -552,7 +552,7 @@ static void pitfall_cow(void)
 	aspace_gpa_t g = GIB, p = GIB + 3 * PAGE;
 	aspace_hpa_t shared, mine;
 	char buf[8], err[200];
-	unsigned fl;
+	unsigned fl = 0;
 
 	create(&t, 0, 0, false);
 	T_ASSERT(!aspace_map_alloc(t.as, g, 4 * MIB, RW, true), "populate");
