@@ -82,6 +82,17 @@ void rs_add(struct m_rangeset *s, aspace_gpa_t start, aspace_gpa_t end)
 
 	if (start >= end)
 		return;
+	/* Ascending additions (tree walks) append or extend the last. */
+	if (s->n && s->r[s->n - 1].end == start) {
+		s->r[s->n - 1].end = end;
+		return;
+	}
+	if (!s->n || s->r[s->n - 1].end < start) {
+		rs_reserve(s, s->n + 1);
+		s->r[s->n].start = start;
+		s->r[s->n++].end = end;
+		return;
+	}
 	rs_remove(s, start, end);
 	i = rs_lower(s, start);
 	rs_reserve(s, s->n + 1);

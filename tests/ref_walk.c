@@ -576,28 +576,24 @@ static int visit_table(struct visit_state *s, aspace_hpa_t hpa, unsigned level,
 		       aspace_gpa_t gpa);
 
 static int visit_entry(struct visit_state *s, aspace_hpa_t ehpa, unsigned level,
-		       aspace_gpa_t gpa, uint64_t e)
+		       aspace_gpa_t gpa, uint64_t e, const struct decoded *d)
 {
 	struct ref_result r;
-	struct decoded d;
 
-	decode(s->w, level, e, &d);
-	if (d.kind == E_NOT_PRESENT)
-		return 0;
-	if (d.kind == E_TABLE)
-		return visit_table(s, d.addr, level - 1, gpa);
+	if (d->kind == E_TABLE)
+		return visit_table(s, d->addr, level - 1, gpa);
 	memset(&r, 0, sizeof(r));
 	r.level = level;
 	r.entry = e;
 	r.entry_hpa = ehpa;
-	if (d.kind == E_LEAF) {
-		fill_leaf(s->w, level, gpa, &d, &r);
+	if (d->kind == E_LEAF) {
+		fill_leaf(s->w, level, gpa, d, &r);
 	} else {
 		r.status = REF_INVALID;
 		r.leaf_gpa = gpa;
 		r.leaf_size = 1ull << level_shift(level);
 		snprintf(r.why, sizeof(r.why), "level %u, gpa %#llx: %s", level,
-			 (unsigned long long)gpa, d.why);
+			 (unsigned long long)gpa, d->why);
 	}
 	return s->v->leaf ? s->v->leaf(s->v->arg, &r) : 0;
 }
@@ -616,6 +612,7 @@ static int read_entry(struct visit_state *s, aspace_hpa_t ehpa, uint64_t *e)
 	return s->v->leaf ? s->v->leaf(s->v->arg, &r) : -1;
 }
 
+/* Entries in GPA order; the table itself is reported after them. */
 static int visit_table(struct visit_state *s, aspace_hpa_t hpa, unsigned level,
 		       aspace_gpa_t gpa)
 {
@@ -632,24 +629,24 @@ static int visit_table(struct visit_state *s, aspace_hpa_t hpa, unsigned level,
 	int ret;
 
 	for (uint64_t i = 0; i < n; i++) {
-		if ((ret = read_entry(s, hpa + i * 8, &e)))
-			return ret;
-		decode(s->w, level, e, &d);
-		t.present += d.kind != E_NOT_PRESENT;
-	}
-	if (s->v->table && (ret = s->v->table(s->v->arg, &t)))
-		return ret;
-	for (uint64_t i = 0; i < n; i++) {
 		aspace_gpa_t first = gpa + (i << shift);
 		aspace_gpa_t last = first + ((1ull << shift) - 1);
 
-		if (last < s->lo || first > s->hi)
-			continue;
 		if ((ret = read_entry(s, hpa + i * 8, &e)))
 			return ret;
-		if ((ret = visit_entry(s, hpa + i * 8, level, first, e)))
+		if (!e)
+			continue; /* not present in any format */
+		decode(s->w, level, e, &d);
+		if (d.kind == E_NOT_PRESENT)
+			continue;
+		t.present++;
+		if (last < s->lo || first > s->hi)
+			continue;
+		if ((ret = visit_entry(s, hpa + i * 8, level, first, e, &d)))
 			return ret;
 	}
+	if (s->v->table && (ret = s->v->table(s->v->arg, &t)))
+		return ret;
 	return 0;
 }
 

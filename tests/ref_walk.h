@@ -87,7 +87,7 @@ struct ref_table {
 };
 
 struct ref_visitor {
-	/* Each table, the root included, before its entries. */
+	/* Each table, the root included, after its entries. */
 	int (*table)(void *arg, const struct ref_table *t);
 	/* Each leaf and each invalid entry (status REF_OK / REF_INVALID). */
 	int (*leaf)(void *arg, const struct ref_result *r);

@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "model.h"
 #include "tcommon.h"
@@ -151,6 +152,9 @@ static void rand_range(struct rt *rt, aspace_gpa_t *gpa, uint64_t *size)
 
 	if (s > pg)
 		s = pg & ~(PAGE - 1);
+	/* Without 2 MiB leaves, big areas are only slow to walk. */
+	if (rt->t.cfg.platform.no_block_2m && s > 64 * MIB)
+		s = 64 * MIB - (t_chance(50) ? PAGE : 0);
 	if (S(rt)->m.n && t_chance(45)) {
 		const struct m_area *a = &S(rt)->m.areas[t_rand() % S(rt)->m.n];
 		aspace_gpa_t edge =
@@ -1030,9 +1034,17 @@ static bool pick_backed_hpa(struct rt *rt, aspace_gpa_t gpa, uint64_t size,
 		uint64_t off = t_rand() % (ls - size + 1);
 		bool clash = false;
 
-		/* Same offset in the block as the GPA: large leaves fit. */
+		/* 4 KiB leaves only for small areas: walking them is slow. */
+		if (align == PAGE && size > 64 * MIB)
+			align = ASPACE_BLOCK_2M;
+		/* Same offset in the block as the GPA: large leaves fit... */
 		off = (off & ~(align - 1)) | (gpa & (align - 1) & ~(PAGE - 1));
-		if (align == PAGE || off + size > ls)
+		if (off + size > ls && off >= align)
+			off -= align;
+		if (off + size > ls)
+			continue;
+		/* ...or, for small areas, deliberately not. */
+		if (align == PAGE)
 			off = (t_rand() % (ls - size + 1)) & ~(PAGE - 1);
 		for (size_t i = 0; i < S(rt)->m.n && !clash; i++) {
 			const struct m_area *a = &S(rt)->m.areas[i];
@@ -1064,8 +1076,8 @@ static void op_map_linear(struct rt *rt)
 
 		a.hpa = top - 4 * GIB - (t_rand() % (8 * GIB) & ~(GIB - 1));
 		a.hpa += a.start & (GIB - 1);
-		if (a.hpa + a.size > top)
-			a.hpa = (top - a.size) & ~(ASPACE_BLOCK_2M - 1);
+		while (a.hpa + a.size > top)
+			a.hpa -= GIB;
 	}
 	snprintf(rt->op, sizeof(rt->op), "map_linear %#llx+%#llx hpa %#llx %s",
 		 (unsigned long long)a.start, (unsigned long long)a.size,
@@ -1701,6 +1713,7 @@ static bool verbose;
 static void run_format(const struct t_fmt *f, unsigned long steps)
 {
 	struct rt *rt = calloc(1, sizeof(*rt));
+	clock_t t0 = clock();
 
 	if (!rt)
 		abort();
@@ -1724,12 +1737,15 @@ static void run_format(const struct t_fmt *f, unsigned long steps)
 	}
 	if (test_hal_delete(rt->t.hal))
 		RT_FAIL(rt, "frames left in the HAL after destroy");
+	if (verbose)
+		printf("    done in %.2f s\n",
+		       (double)(clock() - t0) / CLOCKS_PER_SEC);
 	free(rt);
 }
 
 int main(int argc, char **argv)
 {
-	unsigned long steps = t_env_u64("ASPACE_STEPS", 250);
+	unsigned long steps = t_env_u64("ASPACE_STEPS", 400);
 	uint64_t only = t_env_u64("ASPACE_FORMAT", ~0ull);
 	char what[64];
 
