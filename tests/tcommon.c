@@ -179,6 +179,7 @@ void t_as_create(struct t_as *t, const struct t_as_opts *o)
 	t->cfg.hal = test_hal_ops(t->hal);
 	t->cfg.platform = o->platform;
 	t->cfg.cache_batch = o->cache_batch;
+	t->cfg.rcu = o->rcu;
 	ret = aspace_create(&t->cfg, &t->as);
 	T_ASSERT(!ret, "aspace_create(%s, base %#llx size %#llx) = %d",
 		 t_fmt_name(&o->fmt), (unsigned long long)t->cfg.base,

@@ -89,6 +89,7 @@ struct t_as_opts {
 	struct aspace_platform platform;
 	struct test_hal_opts hal;
 	unsigned cache_batch;
+	enum aspace_rcu rcu;
 };
 
 /* Creates both (failing the test on errors) and initialises the walker. */

@@ -7,6 +7,9 @@
  * and compared with the model (every leaf, every table, frame ownership,
  * stats), and single GPAs around every boundary are walked and translated.
  *
+ * Half the faults, translations and host accesses go through a vCPU
+ * handle attached on this thread (memb or QSBR), which must agree.
+ *
  * Now and then the space is cloned (copy-on-write); operations then go to
  * either space until one of them is destroyed, and the checks also cover
  * what the two share: no frame is writable in one while mapped in the
@@ -36,6 +39,7 @@ struct space {
 	struct model m;
 	uint64_t root_bytes, root_table_pages;
 	bool cow; /* cloned at some point: frames may be shared */
+	struct aspace_vcpu *vcpu; /* on this thread, offline between calls */
 };
 
 struct rt {
@@ -60,6 +64,89 @@ struct rt {
 #define RT_FAIL(rt, msg, ...)                                                  \
 	t_fail("%s step %lu [%s] space %u: " msg, t_fmt_name(&(rt)->fmt),      \
 	       (rt)->step, (rt)->op, (rt)->cur, ##__VA_ARGS__)
+
+/*
+ * The vCPU calls must give the same results as the control-path calls:
+ * half the faults, translations and accesses go through the space's vCPU
+ * handle (online only for the call, so grace periods never wait for it).
+ */
+static struct aspace_vcpu *vcpu_enter(struct rt *rt)
+{
+	struct aspace_vcpu *v = S(rt)->vcpu;
+
+	if (!t_chance(50))
+		return NULL;
+	aspace_vcpu_online(v);
+	return v;
+}
+
+static void vcpu_leave(struct aspace_vcpu *v)
+{
+	if (!v)
+		return;
+	aspace_vcpu_quiescent(v);
+	aspace_vcpu_offline(v);
+}
+
+static int do_fault(struct rt *rt, aspace_gpa_t gpa, unsigned acc)
+{
+	struct aspace_vcpu *v = vcpu_enter(rt);
+	int ret = v ? aspace_vcpu_fault(v, gpa, acc)
+		    : aspace_handle_fault(S(rt)->as, gpa, acc);
+
+	vcpu_leave(v);
+	return ret;
+}
+
+static int do_translate(struct rt *rt, aspace_gpa_t gpa, struct aspace_xlate *x)
+{
+	struct aspace_vcpu *v = vcpu_enter(rt);
+	int ret = v ? aspace_vcpu_translate(v, gpa, x)
+		    : aspace_translate(S(rt)->as, gpa, x);
+
+	vcpu_leave(v);
+	return ret;
+}
+
+static int do_read(struct rt *rt, aspace_gpa_t gpa, void *buf, size_t len)
+{
+	struct aspace_vcpu *v = vcpu_enter(rt);
+	int ret = v ? aspace_vcpu_read(v, gpa, buf, len)
+		    : aspace_read(S(rt)->as, gpa, buf, len);
+
+	vcpu_leave(v);
+	return ret;
+}
+
+static int do_write(struct rt *rt, aspace_gpa_t gpa, const void *buf,
+		    size_t len)
+{
+	struct aspace_vcpu *v = vcpu_enter(rt);
+	int ret = v ? aspace_vcpu_write(v, gpa, buf, len)
+		    : aspace_write(S(rt)->as, gpa, buf, len);
+
+	vcpu_leave(v);
+	return ret;
+}
+
+static void vcpu_attach(struct rt *rt, struct space *sp)
+{
+	sp->vcpu = aspace_vcpu_attach(sp->as);
+	if (!sp->vcpu)
+		RT_FAIL(rt, "aspace_vcpu_attach failed");
+	aspace_vcpu_offline(sp->vcpu);
+}
+
+static void space_destroy(struct space *sp)
+{
+	/* Detaching needs the thread online (QSBR), as after attach. */
+	aspace_vcpu_online(sp->vcpu);
+	aspace_vcpu_detach(sp->vcpu);
+	aspace_destroy(sp->as);
+	sp->as = NULL;
+	sp->vcpu = NULL;
+	model_free(&sp->m);
+}
 
 static unsigned rand_flags(bool alloc)
 {
@@ -785,7 +872,7 @@ static void check_translate(struct rt *rt, aspace_gpa_t gpa, long i,
 			    const struct ref_result *r)
 {
 	struct aspace_xlate x;
-	int ret = aspace_translate(S(rt)->as, gpa, &x), want;
+	int ret = do_translate(rt, gpa, &x), want;
 	char fa[32], fb[32];
 
 	if (gpa < rt->win_lo || gpa >= rt->win_hi)
@@ -1277,7 +1364,7 @@ static void op_fault(struct rt *rt)
 				       : "exec");
 	want = i >= 0 && (S(rt)->m.areas[i].flags & acc) ? 0 : -EFAULT;
 	lazy_before(rt, gpa, 1, &lz);
-	ret = aspace_handle_fault(S(rt)->as, gpa, acc);
+	ret = do_fault(rt, gpa, acc);
 	if (ret != want)
 		RT_FAIL(rt, "returned %d, want %d", ret, want);
 	probe(rt, gpa);
@@ -1353,7 +1440,7 @@ static void op_write(struct rt *rt)
 	lazy_before(rt, gpa, len, &lz);
 	if (!ram)
 		expected_bytes(rt, gpa, len, before);
-	ret = aspace_write(S(rt)->as, gpa, buf, len);
+	ret = do_write(rt, gpa, buf, len);
 	if (ret != (ram ? 0 : -EFAULT))
 		RT_FAIL(rt, "returned %d, want %d", ret, ram ? 0 : -EFAULT);
 	probe_range(rt, gpa & ~(PAGE - 1),
@@ -1388,7 +1475,7 @@ static void op_read(struct rt *rt)
 	lazy_before(rt, gpa, len, &lz);
 	expected_bytes(rt, gpa, len, want);
 	memset(buf, 0x5a, len);
-	ret = aspace_read(S(rt)->as, gpa, buf, len);
+	ret = do_read(rt, gpa, buf, len);
 	if (ret != (ram ? 0 : -EFAULT))
 		RT_FAIL(rt, "returned %d, want %d", ret, ram ? 0 : -EFAULT);
 	probe_range(rt, gpa & ~(PAGE - 1),
@@ -1531,6 +1618,7 @@ static void op_clone(struct rt *rt)
 		RT_FAIL(rt, "the clone's root: %s", err);
 	if (hw.root == src->w.root)
 		RT_FAIL(rt, "the clone shares the root table");
+	vcpu_attach(rt, dst);
 	model_init(&dst->m);
 	model_copy(&dst->m, &src->m);
 	dst->root_bytes = src->root_bytes;
@@ -1550,9 +1638,7 @@ static void op_drop(struct rt *rt)
 
 	snprintf(rt->op, sizeof(rt->op), "destroy space %u", victim);
 	rt->cur = !victim;
-	aspace_destroy(v->as);
-	v->as = NULL;
-	model_free(&v->m);
+	space_destroy(v);
 	/* Its flushes left with it. */
 	aspace_stats(S(rt)->as, &st);
 	rt->flush_offset = 0;
@@ -1578,7 +1664,7 @@ static void op_outside(struct rt *rt)
 		alias = rt->win_lo - PAGE;
 	snprintf(rt->op, sizeof(rt->op), "fault outside window %#llx",
 		 (unsigned long long)alias);
-	ret = aspace_handle_fault(S(rt)->as, alias, ASPACE_READ);
+	ret = do_fault(rt, alias, ASPACE_READ);
 	if (ret != -EFAULT && ret != -EINVAL)
 		RT_FAIL(rt, "returned %d for a GPA outside the window", ret);
 	probe(rt, alias);
@@ -1684,6 +1770,8 @@ static void setup(struct rt *rt, const struct t_fmt *f)
 	o.platform.hpa_bits = hpa_bits[t_range(0, 4)];
 	o.hal.direct_map = t_chance(50);
 	o.hal.no_flush = t_chance(10);
+	o.rcu = t_chance(50) ? ASPACE_RCU_QSBR : ASPACE_RCU_MEMB;
+	o.cache_batch = t_chance(50) ? 0 : t_range(1, 8);
 	if (f->fmt == ASPACE_FMT_S2_4K)
 		rt->oa_bits = o.platform.hpa_bits ? o.platform.hpa_bits : 48;
 	else if (f->fmt == ASPACE_FMT_EPT4 || f->fmt == ASPACE_FMT_EPT5)
@@ -1695,9 +1783,10 @@ static void setup(struct rt *rt, const struct t_fmt *f)
 	S(rt)->w = rt->t.w;
 	S(rt)->root_bytes = rt->t.root_bytes;
 	S(rt)->root_table_pages = rt->t.root_table_pages;
+	vcpu_attach(rt, S(rt));
 	model_init(&S(rt)->m);
 	printf("  %-8s window %#llx..%#llx playground %#llx..%#llx%s%s%s "
-	       "hpa_bits %u, %s HAL%s\n",
+	       "hpa_bits %u, %s HAL%s, %s\n",
 	       t_fmt_name(f), (unsigned long long)rt->win_lo,
 	       (unsigned long long)rt->win_hi, (unsigned long long)rt->pg_lo,
 	       (unsigned long long)rt->pg_hi,
@@ -1705,7 +1794,8 @@ static void setup(struct rt *rt, const struct t_fmt *f)
 	       o.platform.no_block_2m ? ", no 2M" : "",
 	       o.platform.svpbmt ? ", svpbmt" : "", o.platform.hpa_bits,
 	       o.hal.direct_map ? "direct-map" : "phys_to_virt",
-	       o.hal.no_flush ? " without flush" : "");
+	       o.hal.no_flush ? " without flush" : "",
+	       o.rcu == ASPACE_RCU_QSBR ? "QSBR" : "memb");
 }
 
 static bool verbose;
@@ -1730,10 +1820,8 @@ static void run_format(const struct t_fmt *f, unsigned long steps)
 	op_clear(rt);
 	check_all(rt, true);
 	for (unsigned i = 0; i < 2; i++) {
-		if (rt->sp[i].as) {
-			aspace_destroy(rt->sp[i].as);
-			model_free(&rt->sp[i].m);
-		}
+		if (rt->sp[i].as)
+			space_destroy(&rt->sp[i]);
 	}
 	if (test_hal_delete(rt->t.hal))
 		RT_FAIL(rt, "frames left in the HAL after destroy");
