@@ -55,6 +55,8 @@ void rs_remove(struct m_rangeset *s, aspace_gpa_t start, aspace_gpa_t end)
 {
 	size_t i = rs_lower(s, start), j;
 
+	if (i == s->n)
+		return; /* nothing ends after start (or the set is empty) */
 	if (i < s->n && s->r[i].start < start && s->r[i].end > end) {
 		/* Punch a hole: split one range in two. */
 		rs_reserve(s, s->n + 1);
@@ -123,7 +125,8 @@ bool rs_contains(const struct m_rangeset *s, aspace_gpa_t addr)
 
 bool rs_equal(const struct m_rangeset *a, const struct m_rangeset *b)
 {
-	return a->n == b->n && !memcmp(a->r, b->r, a->n * sizeof(*a->r));
+	return a->n == b->n &&
+	       (!a->n || !memcmp(a->r, b->r, a->n * sizeof(*a->r)));
 }
 
 void rs_clear(struct m_rangeset *s)

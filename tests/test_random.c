@@ -657,7 +657,8 @@ static int frame_cmp(const void *a, const void *b)
 
 static void check_frames_disjoint(struct rt *rt, struct tree_check *c)
 {
-	qsort(c->frames, c->nframes, sizeof(*c->frames), frame_cmp);
+	if (c->nframes)
+		qsort(c->frames, c->nframes, sizeof(*c->frames), frame_cmp);
 	for (size_t i = 1; i < c->nframes; i++) {
 		const struct frame *p = &c->frames[i - 1], *f = &c->frames[i];
 
