@@ -141,11 +141,11 @@ void aspace_destroy(struct aspace *as)
 	if (!as)
 		return;
 	aspace_clear(as);
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	as_grace_period(as);
 	cache_drain(as, &as->ctl_cache, 0);
 	as->hal.free(as->hal.ctx, as->root_hpa, as->root_size);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	pthread_mutex_destroy(&as->lock);
 	family_put(as->fam);
 	free(as->areas);
@@ -320,7 +320,7 @@ static int map_area(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 	a = area_new(gpa, gpa + size, hpa, flags, kind);
 	if (!a)
 		return -ENOMEM;
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	op.set = op.old = as->areas;
 	r = -EEXIST;
 	if (area_intersects(as->areas, gpa, gpa + size))
@@ -350,7 +350,7 @@ static int map_area(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 	r = 0;
 out:
 	op_finish(&op);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	free(a);
 	return r;
 }
@@ -441,27 +441,42 @@ static void areas_free_removed(const struct area_set *old,
 }
 
 /*
- * What splitting the blocks that straddle lo and hi may need: tables, room
- * to track split 2 MiB frames, and a private copy of a 2 MiB frame shared
- * copy-on-write (only clone makes those, and it holds as->lock).
+ * What splitting the blocks that straddle lo and hi needs: a table per
+ * level below each such block, room to track split 2 MiB frames, and a
+ * private copy of a 2 MiB frame shared copy-on-write (only clone makes
+ * those, and it holds as->lock). Nothing when no block straddles an edge:
+ * then an unmap of whole areas (clear, destroy) never calls the HAL.
  */
 static int op_reserve_splits(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi)
 {
 	struct aspace *as = op->as;
 	aspace_gpa_t edge[2] = {lo, hi};
-	size_t copies = 0;
+	size_t copies = 0, tables = 0;
 	struct pt_lookup l;
 
-	for (int i = 0; i < 2; i++)
-		if (!ALIGNED(edge[i], ASPACE_BLOCK_2M) && edge[i] <= as->last &&
-		    pt_lookup(as, edge[i], &l) == 0 && l.level == 1 &&
-		    (l.pte & as->fmt.cow_bit))
-			copies++;
+	for (int i = 0; i < 2; i++) {
+		const struct area *a = area_find(as->areas, edge[i]);
+
+		if (edge[i] > as->last || !a || a->start == edge[i])
+			continue;
+		if (pt_lookup(as, edge[i], &l) == 0) {
+			if (ALIGNED(edge[i], PT_LEVEL_SIZE(l.level)))
+				continue;
+			tables += l.level;
+			copies += l.level == 1 && (l.pte & as->fmt.cow_bit);
+		} else if (a->kind != AREA_LINEAR &&
+			   !ALIGNED(edge[i], ASPACE_BLOCK_2M)) {
+			/* A vCPU may fault a 2 MiB block in across the edge
+			 * until the cut area is published. */
+			tables++;
+		}
+	}
+	if (!tables)
+		return 0;
 	if (huge_reserve(as->fam, 2) ||
 	    stack_reserve(as, &op->data2m, copies, ASPACE_BLOCK_2M))
 		return -ENOMEM;
-	return stack_reserve(as, &op->tables, pt_split_tables_max(as),
-			     ASPACE_PAGE_SIZE);
+	return stack_reserve(as, &op->tables, tables, ASPACE_PAGE_SIZE);
 }
 
 int aspace_unmap(struct aspace *as, aspace_gpa_t gpa, uint64_t size)
@@ -474,7 +489,7 @@ int aspace_unmap(struct aspace *as, aspace_gpa_t gpa, uint64_t size)
 
 	if (r)
 		return r;
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	r = edit_prepare(as, &e, gpa, hi);
 	if (r || !e.first)
 		goto out;
@@ -505,7 +520,7 @@ out_edit:
 	edit_free(&e);
 out:
 	op_finish(&op);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	return r;
 }
 
@@ -587,7 +602,7 @@ int aspace_protect(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 		return r;
 	if (!flags_valid(flags) || memtype(flags))
 		return -EINVAL;
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	r = -EFAULT;
 	if (!range_covered(as->areas, gpa, hi))
 		goto out;
@@ -620,7 +635,7 @@ int aspace_protect(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 	r = 0;
 out:
 	op_finish(&op);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	return r;
 }
 
@@ -711,8 +726,8 @@ int aspace_share_from(struct aspace *dst, struct aspace *src, aspace_gpa_t gpa,
 		r = check_range(dst, gpa, size);
 	if (r)
 		return r;
-	pthread_mutex_lock(&first->lock);
-	pthread_mutex_lock(&second->lock);
+	as_lock(first);
+	as_lock(second);
 	r = -EFAULT;
 	if (!range_covered(src->areas, gpa, hi))
 		goto out;
@@ -779,8 +794,8 @@ int aspace_share_from(struct aspace *dst, struct aspace *src, aspace_gpa_t gpa,
 out:
 	op_finish(&sop);
 	op_finish(&dop);
-	pthread_mutex_unlock(&second->lock);
-	pthread_mutex_unlock(&first->lock);
+	as_unlock(second);
+	as_unlock(first);
 	return r;
 }
 
@@ -792,14 +807,18 @@ int aspace_unshare(struct aspace *dst, aspace_gpa_t gpa, uint64_t size)
 void aspace_clear(struct aspace *as)
 {
 	aspace_unmap(as, as->base, as->last - as->base + 1);
+	/* Every frame back to the HAL: the control path's cache too. */
+	as_lock(as);
+	cache_drain(as, &as->ctl_cache, 0);
+	as_unlock(as);
 }
 
 void aspace_barrier(struct aspace *as)
 {
 	/* Frees complete inside the operation that released the frames. */
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	as_grace_period(as);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 }
 
 /* ---- vCPUs ---- */
@@ -816,10 +835,10 @@ struct aspace_vcpu *aspace_vcpu_attach(struct aspace *as)
 	v->as = as;
 	cache_init(&v->cache, as->cfg.cache_batch ? as->cfg.cache_batch : 32);
 	as_thread_register(as->rcu);
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	cds_list_add(&v->node, &as->vcpus);
 	as->nvcpus++;
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	return v;
 }
 
@@ -836,11 +855,11 @@ void aspace_vcpu_detach(struct aspace_vcpu *v)
 {
 	struct aspace *as = v->as;
 
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	cds_list_del(&v->node);
 	as->nvcpus--;
 	counters_add(&as->retired, &v->cnt);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	cache_drain(as, &v->cache, 0);
 	as_thread_unregister(as->rcu);
 	free(v);
@@ -872,19 +891,20 @@ void aspace_stats(struct aspace *as, struct aspace_stats *st)
 	struct cds_list_head *pos;
 
 	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	counters_add(&sum, &as->ctl);
 	counters_add(&sum, &as->retired);
-	st->cache_frames = as->ctl_cache.n4k;
+	st->cache_frames = as->ctl_cache.n4k + as->ctl_cache.n2m;
 	cds_list_for_each (pos, &as->vcpus) {
 		struct aspace_vcpu *v =
 			caa_container_of(pos, struct aspace_vcpu, node);
 
 		counters_add(&sum, &v->cnt);
 		st->cache_frames +=
-			__atomic_load_n(&v->cache.n4k, __ATOMIC_RELAXED);
+			__atomic_load_n(&v->cache.n4k, __ATOMIC_RELAXED) +
+			__atomic_load_n(&v->cache.n2m, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	st->mapped_4k = sum.leaves[0];
 	st->mapped_2m = sum.leaves[1];
 	st->mapped_1g = sum.leaves[2];

@@ -148,6 +148,8 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 			/* Stale read-only translations of the old frame go. */
 			if (f->id != ASPACE_FMT_S2_4K && as->hal.flush)
 				as->hal.flush(as->hal.ctx, slot, size);
+			if (as->hal.flush)
+				CNT_ADD(cnt, flushes, 1);
 			return 0;
 		}
 	}
@@ -239,14 +241,14 @@ int aspace_set_fault_handler(struct aspace *as, aspace_fault_fn fn, void *ctx)
 		h->fn = fn;
 		h->ctx = ctx;
 	}
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	/* A racing fault may still call the old one: keep it until destroy. */
 	if (as->handler) {
 		as->handler->next_old = as->old_handlers;
 		as->old_handlers = as->handler;
 	}
 	__atomic_store_n(&as->handler, h, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	return 0;
 }
 
@@ -285,7 +287,7 @@ int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa, unsigned access)
 
 	if (!access_valid(access))
 		return -EINVAL;
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	if (gpa < as->base || gpa > as->last) {
 		r = -EFAULT;
 	} else if (cache_topup(as, &as->ctl_cache, fault_frames(as))) {
@@ -298,13 +300,13 @@ int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa, unsigned access)
 			r = fault_resolve_access(as, &as->ctl_cache, &as->ctl,
 						 a, gpa, access);
 	}
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	if (r == -EFAULT)
 		r = fault_real(as, gpa, access);
 	if (r == -ENOMEM)
 		return r;
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	r = fault_account(&as->ctl, r);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	return r;
 }

@@ -25,6 +25,15 @@ void cache_init(struct frame_cache *c, unsigned batch)
 }
 
 /* Make sure need frames are at hand; refill a whole batch when short. */
+/*
+ * The counts are written by the cache's owner only, but read by
+ * aspace_stats from other threads: relaxed atomic stores (plain moves).
+ */
+static inline void set_n(unsigned *n, unsigned v)
+{
+	__atomic_store_n(n, v, __ATOMIC_RELAXED);
+}
+
 int cache_topup(struct aspace *as, struct frame_cache *c, unsigned need)
 {
 	unsigned want = MAX(need, c->batch);
@@ -34,36 +43,44 @@ int cache_topup(struct aspace *as, struct frame_cache *c, unsigned need)
 
 		if (as->hal.alloc(as->hal.ctx, ASPACE_PAGE_SIZE, &hpa))
 			return c->n4k >= need ? 0 : -ENOMEM;
-		c->f4k[c->n4k++] = hpa;
+		c->f4k[c->n4k] = hpa;
+		set_n(&c->n4k, c->n4k + 1);
 	}
 	return 0;
 }
 
-/* Give frames back to the HAL until at most keep are left. */
+/* Give frames back to the HAL until at most keep are left (2 MiB: 0). */
 void cache_drain(struct aspace *as, struct frame_cache *c, unsigned keep)
 {
-	while (c->n4k > keep)
-		as->hal.free(as->hal.ctx, c->f4k[--c->n4k], ASPACE_PAGE_SIZE);
-	while (c->n2m > 0 && keep == 0)
-		as->hal.free(as->hal.ctx, c->f2m[--c->n2m], ASPACE_BLOCK_2M);
+	while (c->n4k > keep) {
+		set_n(&c->n4k, c->n4k - 1);
+		as->hal.free(as->hal.ctx, c->f4k[c->n4k], ASPACE_PAGE_SIZE);
+	}
+	while (c->n2m > 0 && keep == 0) {
+		set_n(&c->n2m, c->n2m - 1);
+		as->hal.free(as->hal.ctx, c->f2m[c->n2m], ASPACE_BLOCK_2M);
+	}
 }
 
 aspace_hpa_t cache_pop(struct frame_cache *c)
 {
-	return c->f4k[--c->n4k];
+	set_n(&c->n4k, c->n4k - 1);
+	return c->f4k[c->n4k];
 }
 
 void cache_push(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
 {
 	if (c->n4k == CACHE_4K_MAX)
 		cache_drain(as, c, CACHE_4K_MAX - c->batch);
-	c->f4k[c->n4k++] = hpa;
+	c->f4k[c->n4k] = hpa;
+	set_n(&c->n4k, c->n4k + 1);
 }
 
 int cache_pop_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t *hpa)
 {
 	if (c->n2m) {
-		*hpa = c->f2m[--c->n2m];
+		set_n(&c->n2m, c->n2m - 1);
+		*hpa = c->f2m[c->n2m];
 		return 0;
 	}
 	return as->hal.alloc(as->hal.ctx, ASPACE_BLOCK_2M, hpa) ? -ENOMEM : 0;
@@ -71,10 +88,12 @@ int cache_pop_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t *hpa)
 
 void cache_push_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
 {
-	if (c->n2m == CACHE_2M_MAX)
+	if (c->n2m == CACHE_2M_MAX) {
 		as->hal.free(as->hal.ctx, hpa, ASPACE_BLOCK_2M);
-	else
-		c->f2m[c->n2m++] = hpa;
+	} else {
+		c->f2m[c->n2m] = hpa;
+		set_n(&c->n2m, c->n2m + 1);
+	}
 }
 
 /* Reserve n frames of one size for a control operation, all or nothing. */

@@ -69,7 +69,7 @@ int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
 
 	if (gpa < as->base || gpa > as->last)
 		return -EINVAL;
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	r = lookup_stable(as, gpa, &l);
 	if (r == 0) {
 		a = area_find(as->areas, gpa);
@@ -78,7 +78,7 @@ int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
 		else
 			r = -ENOENT;
 	}
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	return r;
 }
 
@@ -94,9 +94,39 @@ struct accessor {
 
 typedef void (*segment_fn)(void *host, size_t len, size_t off, void *ctx);
 
+static const struct area *acc_area(struct accessor *acc, aspace_gpa_t gpa)
+{
+	return acc->vcpu ? vcpu_area(acc->vcpu, gpa)
+			 : area_find(acc->as->areas, gpa);
+}
+
+/* Every byte of [gpa, gpa + len) lies in RAM areas: else -EFAULT. */
+static int guest_check(struct accessor *acc, aspace_gpa_t gpa, size_t len)
+{
+	struct aspace *as = acc->as;
+	aspace_gpa_t at = gpa, last = gpa + len - 1;
+
+	if (gpa < as->base || gpa > as->last || len - 1 > as->last - gpa)
+		return -EFAULT;
+	while (at <= last) {
+		const struct area *a = acc_area(acc, at);
+
+		if (!a || (a->flags & ASPACE_DEVICE))
+			return -EFAULT;
+		if (a->end - 1 >= last)
+			break;
+		at = a->end;
+	}
+	return 0;
+}
+
 /*
  * Call fn for each host segment of [gpa, gpa + len), split at leaf
- * boundaries, faulting lazy pages in as a device access would.
+ * boundaries. Reads (ASPACE_READ) fault nothing in: a lazy page not yet
+ * faulted reads as zeros (fn gets NULL). Writes and iovs fault lazy pages
+ * in and break copy-on-write sharing, as a device access would; with a
+ * NULL fn that is all they do, so that a caller can make the whole range
+ * ready before it changes a byte.
  */
 static int guest_segments(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 			  unsigned access, segment_fn fn, void *ctx)
@@ -104,27 +134,21 @@ static int guest_segments(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 	struct aspace *as = acc->as;
 	size_t off = 0;
 
-	if (!len)
-		return 0;
-	if (gpa < as->base || gpa > as->last || len - 1 > as->last - gpa)
-		return -EFAULT;
 	while (off < len) {
 		aspace_gpa_t at = gpa + off;
-		const struct area *a = acc->vcpu ? vcpu_area(acc->vcpu, at)
-						 : area_find(as->areas, at);
+		const struct area *a = acc_area(acc, at);
 		struct pt_lookup l;
 		int r;
 
-		if (!a || (a->flags & ASPACE_DEVICE))
+		if (!a || (a->flags & ASPACE_DEVICE)) /* unmapped meanwhile */
 			return -EFAULT;
 		r = lookup_stable(as, at, &l);
-		/* Fault lazy pages in; a write breaks copy-on-write sharing. */
-		if (r == -ENOENT ||
-		    (access == ASPACE_WRITE && (l.pte & as->fmt.cow_bit))) {
+		if (access != ASPACE_READ &&
+		    (r == -ENOENT || (l.pte & as->fmt.cow_bit))) {
 			if (cache_topup(as, acc->cache, as->fmt.levels))
 				return -ENOMEM;
 			r = fault_resolve_access(as, acc->cache, acc->cnt, a,
-						 at, access);
+						 at, ASPACE_WRITE);
 			/* -EBUSY: wait for a clone outside the read section. */
 			if (r && r != -EEXIST && r != -EAGAIN)
 				return r;
@@ -134,10 +158,28 @@ static int guest_segments(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 		uint64_t in = at & (size - 1);
 		size_t n = (size_t)MIN(size - in, (uint64_t)(len - off));
 
-		fn(pt_va(as, pte_addr(&as->fmt, l.pte) + in), n, off, ctx);
+		if (fn)
+			fn(r ? NULL : pt_va(as, pte_addr(&as->fmt, l.pte) + in),
+			   n, off, ctx);
 		off += n;
 	}
 	return 0;
+}
+
+/* Check, make ready, then act: a failed call has written nothing. */
+static int guest_access(struct accessor *acc, aspace_gpa_t gpa, size_t len,
+			unsigned access, segment_fn fn, void *ctx)
+{
+	int r;
+
+	if (!len)
+		return 0;
+	r = guest_check(acc, gpa, len);
+	if (!r && access != ASPACE_READ)
+		r = guest_segments(acc, gpa, len, access, NULL, NULL);
+	if (!r)
+		r = guest_segments(acc, gpa, len, access, fn, ctx);
+	return r;
 }
 
 struct iov_ctx {
@@ -158,7 +200,10 @@ static void iov_segment(void *host, size_t len, size_t off, void *ctx)
 
 static void read_segment(void *host, size_t len, size_t off, void *buf)
 {
-	memcpy((char *)buf + off, host, len);
+	if (host)
+		memcpy((char *)buf + off, host, len);
+	else
+		memset((char *)buf + off, 0, len);
 }
 
 static void write_segment(void *host, size_t len, size_t off, void *buf)
@@ -170,23 +215,26 @@ static int acc_iov(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 		   struct iovec *iov, int n)
 {
 	struct iov_ctx c = {.iov = iov, .n = n};
-	int r = guest_segments(acc, gpa, len, ASPACE_WRITE, iov_segment, &c);
+	int r = guest_access(acc, gpa, len, ASPACE_WRITE, iov_segment, &c);
 
 	if (r)
 		return r;
 	return c.used > n ? -ENOSPC : c.used;
 }
 
-/* Copying again after -EBUSY is harmless: the bytes are the same. */
+/*
+ * -EBUSY: a clone of this space is write-protecting it; start over outside
+ * the read section (copying the same bytes again is harmless).
+ */
 #define CONTROL_ACCESS(as, call)                                               \
 	({                                                                     \
 		struct accessor acc = {(as), NULL, &(as)->ctl_cache,           \
 				       &(as)->ctl};                            \
 		int r_;                                                        \
 		do {                                                           \
-			pthread_mutex_lock(&(as)->lock);                       \
+			as_lock((as));                                         \
 			r_ = (call);                                           \
-			pthread_mutex_unlock(&(as)->lock);                     \
+			as_unlock((as));                                       \
 		} while (r_ == -EBUSY);                                        \
 		r_;                                                            \
 	})
@@ -201,7 +249,7 @@ static int acc_iov(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 			rcu_unlock((v)->as);                                   \
 			if (r_ != -EBUSY)                                      \
 				break;                                         \
-			caa_cpu_relax();                                       \
+			as_backoff((v)->as);                                   \
 		}                                                              \
 		r_;                                                            \
 	})
@@ -214,27 +262,27 @@ int aspace_guest_iov(struct aspace *as, aspace_gpa_t gpa, size_t len,
 
 int aspace_read(struct aspace *as, aspace_gpa_t gpa, void *buf, size_t len)
 {
-	return CONTROL_ACCESS(as, guest_segments(&acc, gpa, len, ASPACE_READ,
-						 read_segment, buf));
+	return CONTROL_ACCESS(as, guest_access(&acc, gpa, len, ASPACE_READ,
+					       read_segment, buf));
 }
 
 int aspace_write(struct aspace *as, aspace_gpa_t gpa, const void *buf,
 		 size_t len)
 {
-	return CONTROL_ACCESS(as, guest_segments(&acc, gpa, len, ASPACE_WRITE,
-						 write_segment, (void *)buf));
+	return CONTROL_ACCESS(as, guest_access(&acc, gpa, len, ASPACE_WRITE,
+					       write_segment, (void *)buf));
 }
 
 int aspace_vcpu_read(struct aspace_vcpu *v, aspace_gpa_t gpa, void *buf,
 		     size_t len)
 {
-	return VCPU_ACCESS(v, guest_segments(&acc, gpa, len, ASPACE_READ,
-					     read_segment, buf));
+	return VCPU_ACCESS(v, guest_access(&acc, gpa, len, ASPACE_READ,
+					   read_segment, buf));
 }
 
 int aspace_vcpu_write(struct aspace_vcpu *v, aspace_gpa_t gpa, const void *buf,
 		      size_t len)
 {
-	return VCPU_ACCESS(v, guest_segments(&acc, gpa, len, ASPACE_WRITE,
-					     write_segment, (void *)buf));
+	return VCPU_ACCESS(v, guest_access(&acc, gpa, len, ASPACE_WRITE,
+					   write_segment, (void *)buf));
 }

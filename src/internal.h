@@ -334,6 +334,15 @@ void huge_split(struct frame_family *fam, aspace_hpa_t hpa);
 
 /* rcu.c */
 void as_grace_period(struct aspace *as);
+/*
+ * The control-path lock. A QSBR vCPU thread calling the control path goes
+ * offline meanwhile (a quiescent state): a writer holding the lock may be
+ * waiting for it to report one.
+ */
+void as_lock(struct aspace *as);
+void as_unlock(struct aspace *as);
+/* Wait a little outside any read section (QSBR: offline while waiting). */
+void as_backoff(struct aspace *as);
 int as_thread_register(enum aspace_rcu rcu);
 void as_thread_unregister(enum aspace_rcu rcu);
 void as_tsan_acquire(struct aspace *as);
@@ -372,7 +381,6 @@ void pt_protect(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
 int pt_install(struct aspace *as, struct frame_cache *c, struct counters *cnt,
 	       aspace_gpa_t gpa, unsigned target, pte_t leaf);
 void pt_free_root(struct aspace *as);
-unsigned pt_split_tables_max(const struct aspace *as);
 int pt_clone_range(struct pt_op *src, struct pt_op *dst, const struct area *a,
 		   aspace_gpa_t lo, aspace_gpa_t hi);
 void pt_unshare_area(struct aspace *as, const struct area *a);

@@ -84,9 +84,9 @@ int aspace_find_free_area(struct aspace *as, aspace_gpa_t hint, uint64_t size,
 	hi = MIN(limit_end, as->last + 1);
 	if (lo >= hi)
 		return -ENOMEM;
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	r = first_fit(as->areas, hint, lo, hi, size, align, gpa);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	return r;
 }
 
@@ -121,9 +121,9 @@ bool aspace_check_access(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 
 	if (!as || !access_ok(access) || !in_window(as, gpa, size))
 		return false;
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	ok = covered_allowing(as->areas, gpa, gpa + size - 1, access);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	return ok;
 }
 
@@ -195,7 +195,7 @@ int aspace_populate(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 	if (!as || !access_ok(access) ||
 	    !ALIGNED(gpa | size, ASPACE_PAGE_SIZE) || !in_window(as, gpa, size))
 		return -EINVAL;
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	if (!covered_allowing(as->areas, gpa, hi - 1, access)) {
 		r = -EFAULT;
 		goto out;
@@ -210,7 +210,7 @@ int aspace_populate(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 		at = stop;
 	}
 out:
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	return r;
 }
 
@@ -340,9 +340,9 @@ bool aspace_query_next(struct aspace_query *q, struct aspace_run *run)
 
 	if (!as || q->next >= q->end)
 		return false;
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	scan_table(&b, as->root_va, as->fmt.levels - 1u, q->next, q->end);
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	/* The range is not empty, so the walk offered at least one piece. */
 	run->size = b.run_end - run->gpa;
 	q->next = b.run_end;
@@ -402,11 +402,11 @@ static bool area_copy_next(struct aspace *as, aspace_gpa_t gpa,
 {
 	const struct area *a;
 
-	pthread_mutex_lock(&as->lock);
+	as_lock(as);
 	a = area_next(as->areas, gpa);
 	if (a)
 		*out = *a;
-	pthread_mutex_unlock(&as->lock);
+	as_unlock(as);
 	return a != NULL;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "rcu.h"
@@ -28,6 +29,38 @@ void as_thread_unregister(enum aspace_rcu rcu)
 		if (--qsbr_refs == 0)
 			urcu_qsbr_unregister_thread();
 	}
+}
+
+static __thread unsigned lock_depth;
+static __thread bool lock_went_offline;
+
+void as_lock(struct aspace *as)
+{
+	if (lock_depth++ == 0 && qsbr_refs && urcu_qsbr_read_ongoing()) {
+		urcu_qsbr_thread_offline();
+		lock_went_offline = true;
+	}
+	pthread_mutex_lock(&as->lock);
+}
+
+void as_unlock(struct aspace *as)
+{
+	pthread_mutex_unlock(&as->lock);
+	if (--lock_depth == 0 && lock_went_offline) {
+		lock_went_offline = false;
+		urcu_qsbr_thread_online();
+	}
+}
+
+void as_backoff(struct aspace *as)
+{
+	bool offline = qsbr_refs && urcu_qsbr_read_ongoing();
+
+	if (offline)
+		urcu_qsbr_thread_offline();
+	sched_yield();
+	if (offline)
+		urcu_qsbr_thread_online();
 }
 
 void as_tsan_acquire(struct aspace *as)

@@ -194,7 +194,7 @@ int aspace_clone(struct aspace *src, struct aspace **out)
 	if (r)
 		return r;
 	dop = (struct pt_op){.as = dst};
-	pthread_mutex_lock(&src->lock);
+	as_lock(src);
 	__atomic_store_n(&src->cloning, 1, __ATOMIC_SEQ_CST);
 	/* dst is private until we return: its set needs no publishing. */
 	r = clone_areas(src, dst);
@@ -222,7 +222,7 @@ int aspace_clone(struct aspace *src, struct aspace **out)
 				pt_unshare_area(src, src->areas->v[i]);
 		dst = NULL;
 	}
-	pthread_mutex_unlock(&src->lock);
+	as_unlock(src);
 	*out = dst;
 	return r;
 }

@@ -235,12 +235,6 @@ void pt_populate(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
 
 /* ---- splitting, unmapping, protecting ---- */
 
-/* Upper bound of tables one unmap or protect may need: both edges split. */
-unsigned pt_split_tables_max(const struct aspace *as)
-{
-	return 2u * (as->fmt.levels - 1u);
-}
-
 /*
  * A shared (copy-on-write) 2 MiB frame cannot be split: the pieces would
  * need references of their own. Give this mapping a private copy first,

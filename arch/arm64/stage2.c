@@ -22,6 +22,23 @@
 #define S2_AF (1ull << 10)
 #define S2_XN (2ull << 53) /* XN[54:53] = 0b10: no execution at EL1/EL0 */
 
+static const unsigned s2_ps_sizes[] = {32, 36, 40, 42, 44, 48};
+
+/* VTCR_EL2.PS: the smallest encodable physical size covering hpa_bits. */
+static uint64_t s2_ps(unsigned hpa_bits)
+{
+	uint64_t ps = 0;
+
+	while (ps < 5 && s2_ps_sizes[ps] < hpa_bits)
+		ps++;
+	return ps;
+}
+
+static unsigned s2_ps_bits(unsigned hpa_bits)
+{
+	return s2_ps_sizes[s2_ps(hpa_bits)];
+}
+
 static pte_t s2_leaf_attr(unsigned flags, bool block)
 {
 	pte_t pte = S2_VALID | S2_AF | S2_SH_INNER;
@@ -51,6 +68,11 @@ int s2_format_init(struct pt_format *f, const struct aspace_config *cfg)
 	unsigned root_entries_log2;
 
 	if (bits < 32 || bits > 48 || hpa_bits < 32 || hpa_bits > 48)
+		return -EINVAL;
+	/* The IPA range may not exceed the PA size PS configures. */
+	if (bits > s2_ps_bits(hpa_bits))
+		return -EINVAL;
+	if (cfg->platform.vmid > (cfg->platform.vmid16 ? 0xffff : 0xff))
 		return -EINVAL;
 	f->levels = (uint8_t)((bits - 8) / 9);
 	f->gpa_bits = (uint8_t)bits;
@@ -89,17 +111,6 @@ int s2_format_init(struct pt_format *f, const struct aspace_config *cfg)
 	return 0;
 }
 
-/* VTCR_EL2.PS: the smallest encodable physical size covering hpa_bits. */
-static uint64_t s2_ps(unsigned hpa_bits)
-{
-	static const unsigned sizes[] = {32, 36, 40, 42, 44, 48};
-	uint64_t ps = 0;
-
-	while (ps < 5 && sizes[ps] < hpa_bits)
-		ps++;
-	return ps;
-}
-
 void s2_hw_root(const struct pt_format *f, const struct aspace_config *cfg,
 		aspace_hpa_t root, struct aspace_hw_root *out)
 {
@@ -113,6 +124,8 @@ void s2_hw_root(const struct pt_format *f, const struct aspace_config *cfg,
 		    | 1ull << 10		/* ORGN0 WBWA */
 		    | 3ull << 12		/* SH0 inner shareable */
 		    | 0ull << 14		/* TG0 4 KiB */
-		    | s2_ps(hpa_bits) << 16 | 1ull << 31 /* RES1 */;
+		    | s2_ps(hpa_bits) << 16 | 1ull << 31 /* RES1 */
+		    |
+		    (uint64_t)cfg->platform.vmid16 << 19 /* VS: 16-bit VMID */;
 	out->vttbr = root | (uint64_t)cfg->platform.vmid << 48;
 }

@@ -49,7 +49,7 @@ int gstage_format_init(struct pt_format *f, const struct aspace_config *cfg)
 		cfg->platform.hpa_bits ? cfg->platform.hpa_bits : 56;
 	bool svpbmt = cfg->platform.svpbmt;
 
-	if (hpa_bits < 32 || hpa_bits > 56)
+	if (hpa_bits < 32 || hpa_bits > 56 || cfg->platform.vmid >> 14)
 		return -EINVAL;
 	switch (cfg->format) {
 	case ASPACE_FMT_SV39X4:

@@ -121,15 +121,24 @@ enum aspace_rcu {
 /*
  * What the CPU supports. A zeroed struct describes a CPU with 2 MiB and
  * 1 GiB leaves and no optional extension; the library never emits an
- * encoding the configured CPU lacks.
+ * encoding the configured CPU lacks. no_block_2m requires no_block_1g (no
+ * CPU has 1 GiB leaves without 2 MiB ones): -EINVAL otherwise. A VMID too
+ * wide for the format is -EINVAL.
  */
 struct aspace_platform {
-	bool no_block_1g; /* no 1 GiB leaves (EPT: IA32_VMX_EPT_VPID_CAP bit 17)
-			   */
+	/* No 1 GiB leaves (EPT: IA32_VMX_EPT_VPID_CAP bit 17 clear). */
+	bool no_block_1g;
 	bool no_block_2m; /* no 2 MiB leaves */
 	bool svpbmt;	  /* RISC-V: Svpbmt, so DEVICE/UNCACHED are encoded */
-	uint8_t hpa_bits; /* host physical address bits; 0 = format maximum */
-	uint16_t vmid;	  /* VMID placed in VTTBR_EL2 / hgatp */
+	/*
+	 * Host physical address bits; 0 = format maximum (EPT 52, Arm 48,
+	 * RISC-V 56). Arm: VTCR_EL2.PS is the smallest encoding holding it,
+	 * and must cover the IPA range (gpa_bits <= PS size, else -EINVAL).
+	 */
+	uint8_t hpa_bits;
+	bool vmid16; /* Arm FEAT_VMID16: 16-bit VMIDs, VTCR_EL2.VS set */
+	/* VMID placed in VTTBR_EL2 (8 bits, 16 with vmid16) or hgatp (14). */
+	uint16_t vmid;
 };
 
 struct aspace_config {
@@ -246,9 +255,10 @@ ASPACE_API int aspace_unshare(struct aspace *dst, aspace_gpa_t gpa,
 
 /*
  * Resolve a second-stage fault at gpa for access (ASPACE_READ, _WRITE or
- * _EXEC). 0: the fault is fixed (a lazy frame was mapped, or the entry was
- * already right: a spurious fault after a race). -EFAULT: a real fault (no
- * area, or the area does not allow the access). -ENOMEM: no frame.
+ * _EXEC, or several: x86 reports read|write for a read-modify-write). 0: the
+ * fault is fixed (a lazy frame was mapped, or the entry was already right: a
+ * spurious fault after a race). -EFAULT: a real fault (no area, or the area
+ * does not allow the access). -ENOMEM: no frame.
  */
 ASPACE_API int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa,
 				   unsigned access);
@@ -275,11 +285,15 @@ ASPACE_API int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
 				struct aspace_xlate *out);
 
 /*
- * Guest memory seen from the host, e.g. for device emulation. Lazy pages are
- * faulted in as a DMA would (a write breaks nothing, a read of a fresh page
- * reads zeros). These calls are host accesses: the guest permissions of the
- * areas are not applied, but every byte must lie in a RAM area (-EFAULT for
- * gaps and DEVICE areas). Any alignment and length are accepted.
+ * Guest memory seen from the host, e.g. for device emulation. These calls
+ * are host accesses: the guest permissions of the areas are not applied,
+ * but every byte must lie in a RAM area (-EFAULT for gaps and DEVICE
+ * areas, checked before anything happens). Any alignment and length are
+ * accepted. A read of a lazy page not yet faulted reads zeros and maps
+ * nothing; writes and iovs fault lazy pages in and break copy-on-write
+ * sharing first, as a DMA would, and only then copy: on -ENOMEM nothing
+ * was written, though pages faulted in so far stay mapped (reading as the
+ * zeros they read as before).
  *
  * aspace_guest_iov fills iov[0..n) with host segments of [gpa, gpa + len),
  * split at leaf boundaries (alloc frames need not be contiguous) and returns
@@ -318,7 +332,9 @@ ASPACE_API int aspace_vcpu_write(struct aspace_vcpu *vcpu, aspace_gpa_t gpa,
  * period (and so every unmap) until it reports a quiescent state: call
  * aspace_vcpu_quiescent() at each VM entry, and aspace_vcpu_offline() before
  * blocking (HLT emulation, waiting for I/O), aspace_vcpu_online() after.
- * With ASPACE_RCU_MEMB these are no-ops.
+ * With ASPACE_RCU_MEMB these are no-ops. Every control-path call (and
+ * waiting for a clone in aspace_vcpu_write) is a quiescent state too: a
+ * QSBR thread goes offline while it waits for the control-path lock.
  */
 ASPACE_API void aspace_vcpu_quiescent(struct aspace_vcpu *vcpu);
 ASPACE_API void aspace_vcpu_offline(struct aspace_vcpu *vcpu);
@@ -333,7 +349,8 @@ struct aspace_stats {
 	uint64_t splits, flushes;
 	uint64_t cow_breaks;   /* writes that copied a shared frame */
 	uint64_t cow_reuses;   /* writes that found it no longer shared */
-	uint64_t cache_frames; /* frames sitting in vCPU caches */
+	uint64_t cache_frames; /* 4 KiB and 2 MiB frames in caches (vCPUs',
+				  control path's) */
 };
 ASPACE_API void aspace_stats(struct aspace *as, struct aspace_stats *st);
 

@@ -37,8 +37,7 @@
  * format, default 6), ASPACE_HW_FORMATS (e.g. "ept4,s2_4k,sv39x4"),
  * ASPACE_HW_LAYOUT (run only this layout number), ASPACE_HW_PROBES (cap per
  * layout, default 1500), ASPACE_HW_OPS (operations per layout, default 40),
- * ASPACE_HW_KEEP=1 (keep the work files of passing layouts too),
- * ASPACE_HW_PROTECT_KEEPS_MEMTYPE=1 (see hw_layout.c).
+ * ASPACE_HW_KEEP=1 (keep the work files of passing layouts too).
  */
 #include <errno.h>
 #include <inttypes.h>

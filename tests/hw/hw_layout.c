@@ -67,17 +67,12 @@ static uint64_t align_up(uint64_t x, uint64_t a)
 }
 
 /*
- * ASPACE_HW_PROTECT_KEEPS_MEMTYPE=1 models aspace_protect as keeping the
- * memory type and rejecting DEVICE/UNCACHED, which is what the library
- * does at the time of writing, instead of the header's "the memory type of
- * a linear area may change". It lets the hardware check run past that
- * disagreement until it is settled; by default the header is the model.
+ * aspace_protect changes permissions only: each area keeps its memory
+ * type, and a memory-type bit in the flags is -EINVAL (aspace.h).
  */
 static bool protect_keeps_memtype(void)
 {
-	const char *v = getenv("ASPACE_HW_PROTECT_KEEPS_MEMTYPE");
-
-	return v && *v == '1';
+	return true;
 }
 
 static unsigned random_flags(struct hw_layout *l, bool memtype)
