@@ -63,11 +63,11 @@ static void expect_for(const struct t_fmt *f, const struct aspace_platform *pf,
 			e->root_size = 4096;
 		/* T0SZ, SL0 (0: level 2, 1: level 1, 2: level 0), IRGN0 and
 		 * ORGN0 write-back write-allocate, SH0 inner shareable, TG0
-		 * 4 KiB, PS, RES1 bit 31; VS for 16-bit VMIDs. */
+		 * 4 KiB, PS, RES1 bit 31; VS with FEAT_VMID16. */
 		e->reg = (64 - f->gpa_bits) | (uint64_t)(e->levels - 2) << 6 |
 			 1u << 8 | 1u << 10 | 3u << 12 |
 			 (uint64_t)s2_ps(pf->hpa_bits) << 16 | 1ull << 31;
-		if (pf->vmid > 255)
+		if (pf->vmid16)
 			e->reg |= 1u << 19;
 		break;
 	default:
@@ -166,13 +166,32 @@ static void check_accessors(struct t_as *t)
 	T_EXPECT(n && *n, "format %d has no name", t->cfg.format);
 }
 
+/* The PA size VTCR_EL2.PS encodes, in bits. */
+static unsigned s2_ps_bits(unsigned hpa_bits)
+{
+	static const unsigned sizes[] = {32, 36, 40, 42, 44, 48};
+
+	return sizes[s2_ps(hpa_bits)];
+}
+
 /*
- * A VMID above 255 needs VTCR_EL2.VS (FEAT_VMID16); without it the CPU
- * ignores VMID[15:8] and two VMs would share TLB entries. Refusing such a
- * VMID is the other correct answer.
+ * Configurations the header calls invalid. A VMID above 255 needs
+ * VTCR_EL2.VS (FEAT_VMID16); without it the CPU ignores VMID[15:8] and two
+ * VMs would share TLB entries. An IPA range wider than the PA size in
+ * VTCR_EL2.PS is a misconfiguration the CPU reports as a fault at walk time.
  */
-static bool vmid16_refused(const struct t_fmt *f,
-			   const struct aspace_platform *pf)
+static bool s2_invalid(const struct t_fmt *f, const struct aspace_platform *pf)
+{
+	if (f->fmt != ASPACE_FMT_S2_4K)
+		return false;
+	if (pf->vmid > 255 && !pf->vmid16)
+		return true;
+	return f->gpa_bits > s2_ps_bits(pf->hpa_bits);
+}
+
+/* An invalid configuration is -EINVAL and leaks nothing. */
+static void check_refused(const struct t_fmt *f,
+			  const struct aspace_platform *pf)
 {
 	struct test_hal_opts ho = {0};
 	struct test_hal *h;
@@ -180,8 +199,6 @@ static bool vmid16_refused(const struct t_fmt *f,
 	struct aspace *as;
 	int ret;
 
-	if (f->fmt != ASPACE_FMT_S2_4K || pf->vmid <= 255)
-		return false;
 	h = test_hal_new(&ho);
 	cfg.hal = test_hal_ops(h);
 	cfg.size = 1ull << f->gpa_bits;
@@ -189,10 +206,10 @@ static bool vmid16_refused(const struct t_fmt *f,
 	ret = aspace_create(&cfg, &as);
 	if (!ret)
 		aspace_destroy(as);
-	T_EXPECT(!ret || ret == -EINVAL, "S2 vmid %#x: create = %d", pf->vmid,
-		 ret);
-	test_hal_delete(h);
-	return ret == -EINVAL;
+	T_EXPECT(ret == -EINVAL,
+		 "%s vmid %#x vmid16 %d hpa_bits %u: create = %d, want -EINVAL",
+		 t_fmt_name(f), pf->vmid, pf->vmid16, pf->hpa_bits, ret);
+	T_EXPECT(test_hal_delete(h) == 0, "frames leaked by a failed create");
 }
 
 static unsigned run_one(const struct t_fmt *f, const struct aspace_platform *pf,
@@ -201,8 +218,10 @@ static unsigned run_one(const struct t_fmt *f, const struct aspace_platform *pf,
 	struct t_as t;
 	struct t_as_opts o = {.fmt = *f, .platform = *pf};
 
-	if (vmid16_refused(f, pf))
+	if (s2_invalid(f, pf)) {
+		check_refused(f, pf);
 		return 1;
+	}
 
 	o.hal.direct_map = direct;
 	if (pf->hpa_bits && pf->hpa_bits < 34) {
@@ -262,13 +281,21 @@ int main(int argc, char **argv)
 		pf.vmid = t_fmt_riscv(t_formats[i].fmt) ? 0x3fff : 0xab;
 		n += run_one(&t_formats[i], &pf, false);
 	}
-	/* Every IPA size and PS, and 16-bit VMIDs, for stage 2. */
+	/*
+	 * Every IPA size with a random PS, VMID and vmid16 (often invalid),
+	 * and once more with a PS that covers it and vmid16 where needed.
+	 */
 	for (unsigned bits = 32; bits <= 48; bits++) {
 		struct t_fmt f = {ASPACE_FMT_S2_4K, bits};
 		struct aspace_platform pf = {0};
 
 		pf.hpa_bits = hpa_bits[t_rand() % 7];
 		pf.vmid = t_chance(50) ? t_range(0, 255) : t_range(256, 65535);
+		pf.vmid16 = t_chance(50);
+		n += run_one(&f, &pf, t_chance(50));
+		while (s2_ps_bits(pf.hpa_bits) < bits)
+			pf.hpa_bits = hpa_bits[t_rand() % 7];
+		pf.vmid16 = pf.vmid16 || pf.vmid > 255;
 		n += run_one(&f, &pf, t_chance(50));
 	}
 	n += check_vmid_limits();
