@@ -127,6 +127,7 @@ void bench_register_io(int reps);
 void bench_register_areas(int reps);
 void bench_register_translate_scaling(int reps);
 void bench_register_fault_scaling(int reps);
+void bench_register_share(int reps);
 
 /* Registers fn under a printf-formatted name. */
 gb_bench *bench_register(gb_fn fn, void *arg, const char *fmt, ...)

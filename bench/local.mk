@@ -40,7 +40,7 @@ BENCH_BIN = bench/aspace_bench$(EXEEXT)
 
 if HAVE_BENCHMARK
 check_PROGRAMS += bench/aspace_bench
-bench_aspace_bench_SOURCES = bench/main.c bench/bench_util.c \
+bench_aspace_bench_SOURCES = bench/main.c bench/bench_util.c bench/bench_share.c \
 	bench/bench_util.h bench/gbench.h bench/gbench_shim.cc \
 	bench/bench_translate.c bench/bench_fault.c bench/bench_map.c \
 	bench/bench_io.c bench/bench_areas.c

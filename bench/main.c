@@ -23,6 +23,7 @@ int main(int argc, char **argv)
 	bench_register_map(reps);
 	bench_register_io(reps);
 	bench_register_areas(reps);
+	bench_register_share(reps);
 	rc = gb_main(argc, argv);
 	bench_run_at_end();
 	return rc;
