@@ -447,12 +447,11 @@ static void final_checks(struct run *r, const struct hal_counts *empty)
 
 	for (unsigned i = 0; i < r->nslots && !stress_failed(); i++)
 		check_slot(r, &r->slots[i], &rng);
-	aspace_stats(r->as, &st);
-	if (st.cache_frames)
-		stress_violation("every vCPU detached, yet stats.cache_frames "
-				 "is %" PRIu64 " (\"frames sitting in vCPU "
-				 "caches\")",
-				 st.cache_frames);
+	/*
+	 * With every vCPU detached, cache_frames may still count the
+	 * control path's cache; aspace_clear drains it, and check_cleared
+	 * requires zero.
+	 */
 	check_cleared(r, empty);
 	aspace_destroy(r->as);
 	r->as = NULL;
