@@ -440,7 +440,6 @@ static void check_cleared(struct run *r, const struct hal_counts *empty)
 
 static void final_checks(struct run *r, const struct hal_counts *empty)
 {
-	struct aspace_stats st;
 	struct hal_counts h;
 	uint64_t rng = seed_mix(r->seed, 3);
 	char a[256];

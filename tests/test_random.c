@@ -625,9 +625,10 @@ static void check_data_frame(struct tree_check *c, const struct ref_result *r)
 			"allocated frame",
 			(unsigned long long)r->leaf_gpa,
 			(unsigned long long)r->leaf_hpa);
+	/* stats.data_frames_bytes: alloc memory mapped (aspace.h). */
+	c->data_bytes += r->leaf_size;
 	if (base != c->last_block) {
 		/* Leaves of one frame are adjacent in GPA order. */
-		c->data_bytes += bsize;
 		c->last_block = base;
 		push_frame(&c->blocks, &c->nblocks, &c->cap_blocks,
 			   (struct frame){base, bsize, false, false});
@@ -750,8 +751,8 @@ static void check_stats(struct rt *rt, struct tree_check *c, bool barrier)
 			(unsigned long long)st.table_pages,
 			(unsigned long long)c->ntables,
 			(unsigned long long)S(rt)->root_table_pages);
-	/* With a clone alive, whose frames a shared one is is a matter of
-	 * definition; alone, a space holds every frame it maps. */
+	/* Alone, a space's mapped alloc bytes are its leaves'; with a clone
+	 * or a shared mapping alive the counts of the two spaces overlap. */
 	if (nspaces(rt) == 1 && st.data_frames_bytes != c->data_bytes)
 		RT_FAIL(rt, "stats data_frames_bytes %#llx, leaves use %#llx",
 			(unsigned long long)st.data_frames_bytes,
