@@ -39,3 +39,10 @@ check_PROGRAMS += tests/test_query
 TESTS += tests/test_query
 tests_test_query_SOURCES = tests/test_query.c
 tests_test_query_LDADD = $(TEST_LIBS)
+
+# Copy-on-write clones and shared mappings, scenario by scenario.
+check_PROGRAMS += tests/test_clone
+TESTS += tests/test_clone
+tests_test_clone_SOURCES = tests/test_clone.c
+tests_test_clone_CFLAGS = $(AM_CFLAGS) $(JEMALLOC_CFLAGS)
+tests_test_clone_LDADD = libaspace.la $(JEMALLOC_LIBS) -lpthread
