@@ -175,7 +175,8 @@ static void pick_platform(const struct fmt_cfg *f, uint64_t *rng,
 	p->no_block_1g = roll >= 70;
 	p->no_block_2m = roll >= 85;
 	p->svpbmt = f->riscv && rng_pct(rng, 50);
-	p->hpa_bits = rng_pct(rng, 20) ? 40 : 0;
+	/* Arm: the PA size (VTCR_EL2.PS) must cover the IPA range. */
+	p->hpa_bits = rng_pct(rng, 20) && f->gpa_bits <= 40 ? 40 : 0;
 	p->vmid = (uint16_t)rng_below(rng, 256);
 }
 
