@@ -1789,6 +1789,13 @@ static void setup(struct rt *rt, const struct t_fmt *f)
 	o.platform.svpbmt = t_fmt_riscv(f->fmt) && t_chance(50);
 	o.platform.vmid = t_range(0, 255);
 	o.platform.hpa_bits = hpa_bits[t_range(0, 4)];
+	/* Arm: the PA size VTCR_EL2.PS encodes (40, 44 or 48 for these)
+	 * must cover the IPA range, else aspace_create says -EINVAL. */
+	if (f->fmt == ASPACE_FMT_S2_4K && o.platform.hpa_bits &&
+	    (o.platform.hpa_bits <= 40 ? 40u
+	     : o.platform.hpa_bits <= 44 ? 44u
+					 : 48u) < f->gpa_bits)
+		o.platform.hpa_bits = 0;
 	o.hal.direct_map = t_chance(50);
 	o.hal.no_flush = t_chance(10);
 	o.rcu = t_chance(50) ? ASPACE_RCU_QSBR : ASPACE_RCU_MEMB;
