@@ -4,22 +4,24 @@
  * host-physical address == host virtual address (a user-space stand-in for
  * a hypervisor's frame allocator; benchmarks and tests use it).
  *
- * Frames come from a jemalloc arena of their own whose freed pages are
- * never purged (dirty/muzzy decay off), so a frame recycled by a later
- * fault is already backed by memory: like a hypervisor's frame pool, and
- * unlike memory fresh from the kernel, whose first touch costs a host
- * page fault (microseconds) on every page.
+ * Frames come from jemalloc arenas of their own, one per allocating
+ * thread (vCPUs refill their caches concurrently: one shared arena
+ * serialized them on its lock), whose freed pages are never purged
+ * (dirty/muzzy decay off), so a frame recycled by a later fault is already
+ * backed by memory: like a hypervisor's frame pool, and unlike memory
+ * fresh from the kernel, whose first touch costs a host page fault
+ * (microseconds) on every page. A frame may be freed by any thread.
  */
 #include <errno.h>
-#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <jemalloc/jemalloc.h>
 
 #include <aspace/aspace.h>
 
-static int arena_flags;
-static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static __thread int arena_flags;
+static __thread bool arena_ready;
 
 static void arena_init(void)
 {
@@ -28,6 +30,7 @@ static void arena_init(void)
 	ssize_t never = -1;
 	char name[64];
 
+	arena_ready = true;
 	if (mallctl("arenas.create", &ind, &len, NULL, 0))
 		return; /* the default arenas will do */
 	snprintf(name, sizeof(name), "arena.%u.dirty_decay_ms", ind);
@@ -41,7 +44,8 @@ static int host_alloc(void *ctx, size_t size, aspace_hpa_t *hpa)
 {
 	void *p;
 
-	pthread_once(&arena_once, arena_init);
+	if (!arena_ready)
+		arena_init();
 	p = mallocx(size, MALLOCX_ALIGN(size) | arena_flags);
 	if (!p)
 		return -ENOMEM;
