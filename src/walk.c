@@ -365,8 +365,22 @@ static void free_table(struct pt_op *op, pte_t *table, aspace_hpa_t hpa,
 	free_list_add(op, hpa, ASPACE_PAGE_SIZE);
 }
 
-static void unmap_level(struct pt_op *op, pte_t *table, unsigned level,
-			aspace_gpa_t lo, aspace_gpa_t hi, bool free_data)
+/*
+ * An edit of every leaf in a range (unmap, protect): blocks straddling the
+ * range are split first, so that the edit applies to whole leaves. The
+ * control path: one call per leaf is fine here.
+ */
+struct range_edit {
+	void (*leaf)(struct pt_op *op, pte_t *p, pte_t pte, unsigned level,
+		     aspace_gpa_t slot, const struct range_edit *e);
+	bool unlink; /* free tables that no area reaches any more (I2) */
+	bool data;   /* the leaves map frames of alloc or shared areas */
+	unsigned flags;
+};
+
+static void edit_level(struct pt_op *op, pte_t *table, unsigned level,
+		       aspace_gpa_t lo, aspace_gpa_t hi,
+		       const struct range_edit *e)
 {
 	struct aspace *as = op->as;
 	const struct pt_format *f = &as->fmt;
@@ -384,23 +398,17 @@ static void unmap_level(struct pt_op *op, pte_t *table, unsigned level,
 			continue;
 		if (!pte_is_table(f, pte, level)) {
 			if (slot >= lo && slot + size <= hi) {
-				pte_xchg(p, 0);
-				flush_add(&op->flush, slot, size);
-				CNT_ADD(&as->ctl, leaves[level], -1);
-				if (free_data)
-					release_data(op, pte_addr(f, pte),
-						     size);
+				e->leaf(op, p, pte, level, slot, e);
 				continue;
 			}
 			child = split_block(op, p, level, slot,
-					    free_data && level == 1);
+					    e->data && level == 1);
 			pte = pte_load(p);
 		} else {
 			child = pt_table(as, pte);
 		}
-		unmap_level(op, child, level - 1, MAX(lo, slot), next,
-			    free_data);
-		if (area_intersects(op->set, slot, slot + size))
+		edit_level(op, child, level - 1, MAX(lo, slot), next, e);
+		if (!e->unlink || area_intersects(op->set, slot, slot + size))
 			continue;
 		/* No area reaches this table any more (I2): unlink it. */
 		pte_xchg(p, 0);
@@ -409,11 +417,25 @@ static void unmap_level(struct pt_op *op, pte_t *table, unsigned level,
 	}
 }
 
+static void unmap_leaf(struct pt_op *op, pte_t *p, pte_t pte, unsigned level,
+		       aspace_gpa_t slot, const struct range_edit *e)
+{
+	uint64_t size = PT_LEVEL_SIZE(level);
+
+	pte_xchg(p, 0);
+	flush_add(&op->flush, slot, size);
+	CNT_ADD(&op->as->ctl, leaves[level], -1);
+	if (e->data)
+		release_data(op, pte_addr(&op->as->fmt, pte), size);
+}
+
 void pt_unmap(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
 	      bool free_data)
 {
-	unmap_level(op, op->as->root_va, op->as->fmt.levels - 1u, lo, hi,
-		    free_data);
+	struct range_edit e = {
+		.leaf = unmap_leaf, .unlink = true, .data = free_data};
+
+	edit_level(op, op->as->root_va, op->as->fmt.levels - 1u, lo, hi, &e);
 }
 
 /*
@@ -421,15 +443,16 @@ void pt_unmap(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
  * read-only whatever the area allows: its first write breaks the sharing.
  * CAS: a vCPU may break copy-on-write on it meanwhile.
  */
-static void protect_leaf(struct pt_op *op, pte_t *p, unsigned level,
-			 aspace_gpa_t slot, unsigned flags)
+static void protect_leaf(struct pt_op *op, pte_t *p, pte_t pte, unsigned level,
+			 aspace_gpa_t slot, const struct range_edit *e)
 {
 	const struct pt_format *f = &op->as->fmt;
-	pte_t pte, new;
+	pte_t new;
 
 	do {
 		pte = pte_load(p);
-		unsigned fl = pte & f->cow_bit ? flags & ~ASPACE_WRITE : flags;
+		unsigned fl =
+			pte & f->cow_bit ? e->flags & ~ASPACE_WRITE : e->flags;
 
 		new = (pte & ~f->attr_mask) |
 		      (f->leaf_attr[level > 0][fl] & f->attr_mask);
@@ -439,44 +462,13 @@ static void protect_leaf(struct pt_op *op, pte_t *p, unsigned level,
 	flush_add(&op->flush, slot, PT_LEVEL_SIZE(level));
 }
 
-static void protect_level(struct pt_op *op, pte_t *table, unsigned level,
-			  aspace_gpa_t lo, aspace_gpa_t hi, unsigned flags,
-			  bool alloc)
-{
-	struct aspace *as = op->as;
-	const struct pt_format *f = &as->fmt;
-	uint64_t size = PT_LEVEL_SIZE(level);
-
-	for (aspace_gpa_t gpa = lo; gpa < hi;) {
-		aspace_gpa_t slot = ALIGN_DOWN(gpa, size);
-		aspace_gpa_t next = MIN(slot + size, hi);
-		pte_t *p = &table[pt_index(f, gpa, level)];
-		pte_t pte = pte_load(p);
-		pte_t *child;
-
-		gpa = next;
-		if (!pte_present(f, pte))
-			continue;
-		if (!pte_is_table(f, pte, level)) {
-			if (slot >= lo && slot + size <= hi) {
-				protect_leaf(op, p, level, slot, flags);
-				continue;
-			}
-			child = split_block(op, p, level, slot,
-					    alloc && level == 1);
-		} else {
-			child = pt_table(as, pte);
-		}
-		protect_level(op, child, level - 1, MAX(lo, slot), next, flags,
-			      alloc);
-	}
-}
-
 void pt_protect(struct pt_op *op, aspace_gpa_t lo, aspace_gpa_t hi,
 		unsigned flags, bool alloc)
 {
-	protect_level(op, op->as->root_va, op->as->fmt.levels - 1u, lo, hi,
-		      flags, alloc);
+	struct range_edit e = {
+		.leaf = protect_leaf, .data = alloc, .flags = flags};
+
+	edit_level(op, op->as->root_va, op->as->fmt.levels - 1u, lo, hi, &e);
 }
 
 /* ---- clone: copy leaves, sharing alloc frames copy-on-write ---- */
