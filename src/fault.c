@@ -130,7 +130,7 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 		/* The other side let go meanwhile: keep the frame after all. */
 		r = pte_cas(l->ptep, l->pte, wr) ? 0 : -EAGAIN;
 	} else {
-		wr = (wr & ~f->oa_mask) | pte_oa(f, copy);
+		wr = (wr & ~f->bits.oa_mask) | pte_oa(f, copy);
 		if (f->id == ASPACE_FMT_S2_4K) { /* break-before-make */
 			if (pte_cas(l->ptep, l->pte, PTE_FROZEN)) {
 				if (as->hal.flush)

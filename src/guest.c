@@ -6,37 +6,43 @@
 #include <string.h>
 
 #include "rcu.h"
+#include "arm64/stage2.h"
+#include "riscv/gstage.h"
+#include "x86/ept.h"
 
 /* Walk gpa; a frozen entry is a block mid-split: wait for it. */
-static inline int lookup_stable(struct aspace *as, aspace_gpa_t gpa,
-				struct pt_lookup *l)
+static inline __attribute__((always_inline)) int
+lookup_stable(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *l,
+	      const struct pt_bits k)
 {
-	int r = pt_lookup(as, gpa, l);
+	int r = pt_lookup_bits(as, gpa, l, k);
 
 	while (caa_unlikely(r == -EAGAIN)) {
 		caa_cpu_relax();
-		r = pt_lookup(as, gpa, l);
+		r = pt_lookup_bits(as, gpa, l, k);
 	}
 	return r;
 }
 
-static void xlate_fill(struct aspace *as, aspace_gpa_t gpa,
-		       const struct pt_lookup *l, const struct area *a,
-		       struct aspace_xlate *out)
+static inline __attribute__((always_inline)) void
+xlate_fill(aspace_gpa_t gpa, const struct pt_lookup *l, const struct area *a,
+	   struct aspace_xlate *out, const struct pt_bits k)
 {
 	uint64_t size = PT_LEVEL_SIZE(l->level);
+	unsigned flags = pte_decode_bits(k, l->pte);
 
-	out->hpa = pte_addr(&as->fmt, l->pte) + (gpa & (size - 1));
+	if (!k.mt_encoded) /* the platform's PMAs decide: report intent */
+		flags |= a->flags & (ASPACE_DEVICE | ASPACE_UNCACHED);
+	out->hpa = ((l->pte & k.oa_mask) << k.oa_shift) + (gpa & (size - 1));
 	out->leaf_size = size;
-	out->flags = pte_decode_flags(&as->fmt, l->pte);
-	if (!as->fmt.mt_encoded) /* the platform's PMAs decide: report intent */
-		out->flags |= a->flags & (ASPACE_DEVICE | ASPACE_UNCACHED);
+	out->flags = flags;
 	out->area_start = a->start;
 	out->area_size = a->end - a->start;
 }
 
-int aspace_vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
-			  struct aspace_xlate *out)
+static inline __attribute__((always_inline)) int
+vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
+	       struct aspace_xlate *out, const struct pt_bits k)
 {
 	struct aspace *as = v->as;
 	struct pt_lookup l;
@@ -46,18 +52,63 @@ int aspace_vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
 	if (gpa < as->base || gpa > as->last)
 		return -EINVAL;
 	rcu_lock(as);
-	r = lookup_stable(as, gpa, &l);
+	r = lookup_stable(as, gpa, &l, k);
 	if (r == 0) {
 		/* A leaf outside any area belongs to a map still in progress.
 		 */
 		a = vcpu_area(v, gpa);
 		if (a)
-			xlate_fill(as, gpa, &l, a, out);
+			xlate_fill(gpa, &l, a, out, k);
 		else
 			r = -ENOENT;
 	}
 	rcu_unlock(as);
 	return r;
+}
+
+/*
+ * The vCPU translate is the hottest call: one dispatch on the format
+ * family, then a walk and decode with that family's entry bits as
+ * constants (arch/x86/ept.h, arch/arm64/stage2.h, arch/riscv/gstage.h)
+ * rather than masks loaded from as->fmt at every test. One function per
+ * family, so each saves only the registers it uses.
+ */
+static __attribute__((noinline)) int
+translate_ept(struct aspace_vcpu *v, aspace_gpa_t gpa, struct aspace_xlate *out)
+{
+	return vcpu_translate(v, gpa, out, (struct pt_bits)EPT_PT_BITS);
+}
+
+static __attribute__((noinline)) int
+translate_s2(struct aspace_vcpu *v, aspace_gpa_t gpa, struct aspace_xlate *out)
+{
+	return vcpu_translate(v, gpa, out, (struct pt_bits)S2_PT_BITS);
+}
+
+static __attribute__((noinline)) int translate_gstage(struct aspace_vcpu *v,
+						      aspace_gpa_t gpa,
+						      struct aspace_xlate *out)
+{
+	struct pt_bits k = GSTAGE_PT_BITS;
+
+	if (!v->as->fmt.bits.mt_encoded)
+		return vcpu_translate(v, gpa, out, k);
+	k.mt_encoded = true; /* Svpbmt */
+	return vcpu_translate(v, gpa, out, k);
+}
+
+int aspace_vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
+			  struct aspace_xlate *out)
+{
+	switch (v->as->fmt.id) {
+	case ASPACE_FMT_EPT4:
+	case ASPACE_FMT_EPT5:
+		return translate_ept(v, gpa, out);
+	case ASPACE_FMT_S2_4K:
+		return translate_s2(v, gpa, out);
+	default:
+		return translate_gstage(v, gpa, out);
+	}
 }
 
 int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
@@ -70,11 +121,11 @@ int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
 	if (gpa < as->base || gpa > as->last)
 		return -EINVAL;
 	as_lock(as);
-	r = lookup_stable(as, gpa, &l);
+	r = lookup_stable(as, gpa, &l, as->fmt.bits);
 	if (r == 0) {
 		a = area_find(as->areas, gpa);
 		if (a)
-			xlate_fill(as, gpa, &l, a, out);
+			xlate_fill(gpa, &l, a, out, as->fmt.bits);
 		else
 			r = -ENOENT;
 	}
@@ -142,7 +193,7 @@ static int guest_segments(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 
 		if (!a || (a->flags & ASPACE_DEVICE)) /* unmapped meanwhile */
 			return -EFAULT;
-		r = lookup_stable(as, at, &l);
+		r = lookup_stable(as, at, &l, as->fmt.bits);
 		if (access != ASPACE_READ &&
 		    (r == -ENOENT || (l.pte & as->fmt.cow_bit))) {
 			if (cache_topup(as, acc->cache, as->fmt.levels))

@@ -196,15 +196,19 @@ struct frame_family {
 };
 
 struct aspace {
-	/* Hot, read-mostly: the walker's view. */
-	struct pt_format fmt;
+	/*
+	 * Hot, read-mostly: what translate and the fault path read, packed
+	 * so that they and the walk fields at the head of fmt share the first
+	 * two cache lines (fmt keeps its 512-byte attribute table last).
+	 */
 	void *root_va;
-	bool direct;
 	uintptr_t dm_offset;
+	bool direct;
 	enum aspace_rcu rcu;
-	struct aspace_hal hal;
 	aspace_gpa_t base, last; /* window [base, last] */
 	struct area_set *areas;	 /* RCU-published */
+	struct pt_format fmt;
+	struct aspace_hal hal;
 
 	/* Control path, under lock. */
 	pthread_mutex_t lock;
@@ -268,29 +272,85 @@ static inline pte_t *pt_table(struct aspace *as, pte_t pte)
 
 /*
  * Walk gpa from the root to its leaf, lock-free: 0 with the leaf, -ENOENT
- * at the empty entry, -EAGAIN at a frozen one. Inline: the hot paths.
+ * at the empty entry, -EAGAIN at a frozen one. Always inline: with a
+ * constant k (guest.c instantiates translate per format family) the entry
+ * tests fold to immediates; pt_lookup passes the format's own bits.
  */
+static inline __attribute__((always_inline)) pte_t *
+pt_next_table(struct aspace *as, pte_t pte, const struct pt_bits k)
+{
+	if (caa_likely(as->direct))
+		return (pte_t *)(((pte & k.oa_mask) << k.oa_shift) +
+				 as->dm_offset);
+	return pt_table(as, pte);
+}
+
+/*
+ * One level of pt_lookup_bits, with the level a constant: the index shift
+ * folds to an immediate. Leaves the walk at an absent entry or a leaf.
+ */
+#define PT_LOOKUP_STEP(l)                                                      \
+	do {                                                                   \
+		level = (l);                                                   \
+		p = &table[(gpa >> PT_LEVEL_SHIFT(l)) & mask];                 \
+		pte = pte_load(p);                                             \
+		if (caa_unlikely(!(pte & k.present_mask)))                     \
+			goto absent;                                           \
+		if ((l) == 0 || (pte & k.table_mask) != k.table_val)           \
+			goto leaf;                                             \
+		table = pt_next_table(as, pte, k);                             \
+		mask = PT_ENTRIES - 1;                                         \
+	} while (0)
+
+/*
+ * Walk gpa from the root to its leaf, lock-free: 0 with the leaf, -ENOENT
+ * at the empty entry, -EAGAIN at a frozen one. Always inline: with a
+ * constant k (guest.c instantiates translate per format family) the entry
+ * tests fold to immediates; pt_lookup passes the format's own bits. The
+ * levels are unrolled, entered at the root's (at most 5: 57-bit GPAs).
+ */
+static inline __attribute__((always_inline)) int
+pt_lookup_bits(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *out,
+	       const struct pt_bits k)
+{
+	uint64_t mask = as->fmt.root_mask;
+	pte_t *table = as->root_va, *p, pte;
+	unsigned level;
+	int r;
+
+	switch (as->fmt.levels) {
+	case 5:
+		PT_LOOKUP_STEP(4);
+		/* fall through */
+	case 4:
+		PT_LOOKUP_STEP(3);
+		/* fall through */
+	case 3:
+		PT_LOOKUP_STEP(2);
+		/* fall through */
+	case 2:
+		PT_LOOKUP_STEP(1);
+		/* fall through */
+	default:
+		PT_LOOKUP_STEP(0);
+	}
+leaf:
+	r = 0;
+	goto out;
+absent:
+	r = pte == PTE_FROZEN ? -EAGAIN : -ENOENT;
+out:
+	/* Stored once at the end: stores through out could alias as. */
+	out->pte = pte;
+	out->level = level;
+	out->ptep = p;
+	return r;
+}
+
 static inline int pt_lookup(struct aspace *as, aspace_gpa_t gpa,
 			    struct pt_lookup *out)
 {
-	const struct pt_format *f = &as->fmt;
-	pte_t *table = as->root_va;
-	unsigned level = f->levels - 1u;
-
-	for (;;) {
-		pte_t *p = &table[pt_index(f, gpa, level)];
-		pte_t pte = pte_load(p);
-
-		out->pte = pte;
-		out->level = level;
-		out->ptep = p;
-		if (!pte_present(f, pte))
-			return pte == PTE_FROZEN ? -EAGAIN : -ENOENT;
-		if (!pte_is_table(f, pte, level))
-			return 0;
-		table = pt_table(as, pte);
-		level--;
-	}
+	return pt_lookup_bits(as, gpa, out, as->fmt.bits);
 }
 
 /* frames.c */

@@ -35,30 +35,38 @@ typedef uint64_t pte_t;
  */
 #define PTE_FROZEN 0x5a0ull
 
+/*
+ * The entry bits a walk and a leaf decode test: constant for a format
+ * family (arch/x86/ept.h, arch/arm64/stage2.h, arch/riscv/gstage.h give
+ * them as initializers), so the translate fast path can be instantiated
+ * per family with them folded into immediates (guest.c).
+ */
+struct pt_bits {
+	pte_t present_mask; /* present iff (pte & present_mask) != 0 */
+	pte_t table_mask;   /* at level > 0, a present pte is a table iff */
+	pte_t table_val;    /*   (pte & table_mask) == table_val */
+	pte_t oa_mask;	    /* hpa = (pte & oa_mask) << oa_shift */
+	uint8_t oa_shift;
+	/* Decoding a leaf back to flags (translate, dump). */
+	uint8_t r_shift, w_shift, x_shift;
+	bool x_inverted;  /* Arm XN */
+	bool mt_encoded;  /* false: the entry carries no memory type */
+	uint8_t mt_shift; /* memory type field: (pte >> mt_shift) & mt_mask */
+	pte_t mt_mask;
+	pte_t mt_device, mt_uncached;
+};
+
 struct pt_format {
+	struct pt_bits bits;
 	enum aspace_format id;
 	uint8_t levels;	      /* levels walked */
 	uint8_t gpa_bits;     /* GPAs are < 2^gpa_bits */
 	uint8_t root_order;   /* root occupies 4 KiB << root_order */
-	uint8_t oa_shift;     /* hpa = (pte & oa_mask) << oa_shift */
 	uint8_t leaf_levels;  /* bit l: leaves allowed at level l */
 	bool table_self_perm; /* table entries carry permissions (EPT) */
-	pte_t oa_mask;
-	pte_t present_mask; /* present iff (pte & present_mask) != 0 */
-	pte_t table_mask;   /* at level > 0, a present pte is a table iff */
-	pte_t table_val;    /*   (pte & table_mask) == table_val */
-	pte_t table_bits;   /* a table entry is oa | table_bits */
+	uint64_t root_mask;   /* index mask at the root (wider than 511) */
+	pte_t table_bits;     /* a table entry is oa | table_bits */
 	pte_t size_bits[2]; /* bits telling a 4 KiB page [0] from a block [1] */
-	uint64_t root_mask; /* index mask at the root (wider than 511) */
-	/* Attribute bits of a leaf: [0] 4 KiB page, [1] block, by flags. */
-	pte_t leaf_attr[2][ASPACE_FLAGS_MASK + 1];
-	/* Decoding a leaf back to flags (translate, dump). */
-	uint8_t r_shift, w_shift, x_shift;
-	bool x_inverted;  /* Arm XN */
-	uint8_t mt_shift; /* memory type field: (pte >> mt_shift) & mt_mask */
-	pte_t mt_mask;
-	bool mt_encoded; /* false: the entry carries no memory type */
-	pte_t mt_device, mt_uncached;
 	/* Bits a protect may rewrite on a leaf: permissions and attributes. */
 	pte_t attr_mask;
 	/*
@@ -69,27 +77,29 @@ struct pt_format {
 	pte_t sw_mask;
 	pte_t cow_bit; /* lowest software bit: leaf write-protected, shared */
 	uint64_t hpa_limit; /* output addresses must be below this */
+	/* Attribute bits of a leaf: [0] 4 KiB page, [1] block, by flags. */
+	pte_t leaf_attr[2][ASPACE_FLAGS_MASK + 1];
 };
 
 static inline bool pte_present(const struct pt_format *f, pte_t pte)
 {
-	return (pte & f->present_mask) != 0;
+	return (pte & f->bits.present_mask) != 0;
 }
 
 static inline bool pte_is_table(const struct pt_format *f, pte_t pte,
 				unsigned level)
 {
-	return level > 0 && (pte & f->table_mask) == f->table_val;
+	return level > 0 && (pte & f->bits.table_mask) == f->bits.table_val;
 }
 
 static inline uint64_t pte_addr(const struct pt_format *f, pte_t pte)
 {
-	return (pte & f->oa_mask) << f->oa_shift;
+	return (pte & f->bits.oa_mask) << f->bits.oa_shift;
 }
 
 static inline pte_t pte_oa(const struct pt_format *f, uint64_t hpa)
 {
-	return (hpa >> f->oa_shift) & f->oa_mask;
+	return (hpa >> f->bits.oa_shift) & f->bits.oa_mask;
 }
 
 static inline pte_t pte_mk_table(const struct pt_format *f, uint64_t hpa)
@@ -117,23 +127,37 @@ static inline unsigned pt_index(const struct pt_format *f, uint64_t gpa,
 	return (unsigned)((gpa >> PT_LEVEL_SHIFT(level)) & mask);
 }
 
-/* A leaf's permissions and memory type, as aspace flags. */
+/*
+ * A leaf's permissions and memory type, as aspace flags. Branch-free, and
+ * inline so that with a constant k (the translate fast path) it folds to a
+ * few shifts and compares.
+ */
+_Static_assert(ASPACE_READ == 1 && ASPACE_WRITE == 2 && ASPACE_EXEC == 4,
+	       "pte_decode_bits reads R, W, X as one 3-bit field");
+
+static inline unsigned pte_decode_bits(const struct pt_bits k, pte_t pte)
+{
+	pte_t mt = (pte >> k.mt_shift) & k.mt_mask;
+	unsigned flags;
+
+	if (k.w_shift == k.r_shift + 1 && k.x_shift == k.r_shift + 2 &&
+	    !k.x_inverted) /* R, W, X in a row, as EPT and RISC-V have them */
+		flags = (unsigned)((pte >> k.r_shift) & 7);
+	else
+		flags = (unsigned)((pte >> k.r_shift) & 1) * ASPACE_READ |
+			(unsigned)((pte >> k.w_shift) & 1) * ASPACE_WRITE |
+			(unsigned)(((pte >> k.x_shift) & 1) ^ k.x_inverted) *
+				ASPACE_EXEC;
+	if (k.mt_encoded) {
+		flags |= (mt == k.mt_device) * ASPACE_DEVICE;
+		flags |= (mt == k.mt_uncached) * ASPACE_UNCACHED;
+	}
+	return flags;
+}
+
 static inline unsigned pte_decode_flags(const struct pt_format *f, pte_t pte)
 {
-	unsigned flags = 0;
-	pte_t mt = (pte >> f->mt_shift) & f->mt_mask;
-
-	if ((pte >> f->r_shift) & 1)
-		flags |= ASPACE_READ;
-	if ((pte >> f->w_shift) & 1)
-		flags |= ASPACE_WRITE;
-	if (((pte >> f->x_shift) & 1) != f->x_inverted)
-		flags |= ASPACE_EXEC;
-	if (f->mt_encoded && mt == f->mt_device)
-		flags |= ASPACE_DEVICE;
-	else if (f->mt_encoded && mt == f->mt_uncached)
-		flags |= ASPACE_UNCACHED;
-	return flags;
+	return pte_decode_bits(f->bits, pte);
 }
 
 /* Per-family set-up and hardware root register values (arch/). */

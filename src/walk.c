@@ -284,7 +284,7 @@ static pte_t *split_block(struct pt_op *op, pte_t *p, unsigned level,
 		if (alloc_frame && (pte & f->cow_bit))
 			base = block_private_copy(op, old, &copied);
 		pte_t keep =
-			pte & ~(f->oa_mask | f->size_bits[0] | f->size_bits[1]);
+			pte & ~(f->bits.oa_mask | f->size_bits[0] | f->size_bits[1]);
 		for (unsigned i = 0; i < PT_ENTRIES; i++)
 			child[i] = keep | pte_oa(f, base + i * csize) |
 				   f->size_bits[level - 1 > 0];

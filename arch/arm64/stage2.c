@@ -8,19 +8,7 @@
  */
 #include <errno.h>
 
-#include "pt_format.h"
-
-#define S2_VALID (1ull << 0)
-#define S2_TABLE_OR_PAGE (1ull << 1)
-#define S2_MEMATTR_SHIFT 2
-#define S2_MEMATTR_DEVICE_nGnRE 0x1ull
-#define S2_MEMATTR_NORMAL_NC 0x5ull
-#define S2_MEMATTR_NORMAL_WB 0xfull
-#define S2_AP_R (1ull << 6)
-#define S2_AP_W (1ull << 7)
-#define S2_SH_INNER (3ull << 8)
-#define S2_AF (1ull << 10)
-#define S2_XN (2ull << 53) /* XN[54:53] = 0b10: no execution at EL1/EL0 */
+#include "arm64/stage2.h"
 
 static const unsigned s2_ps_sizes[] = {32, 36, 40, 42, 44, 48};
 
@@ -74,17 +62,13 @@ int s2_format_init(struct pt_format *f, const struct aspace_config *cfg)
 		return -EINVAL;
 	if (cfg->platform.vmid > (cfg->platform.vmid16 ? 0xffff : 0xff))
 		return -EINVAL;
+	f->bits = (struct pt_bits)S2_PT_BITS;
 	f->levels = (uint8_t)((bits - 8) / 9);
 	f->gpa_bits = (uint8_t)bits;
 	root_entries_log2 = bits - PT_LEVEL_SHIFT(f->levels - 1u);
 	f->root_order =
 		root_entries_log2 > 9 ? (uint8_t)(root_entries_log2 - 9) : 0;
-	f->oa_shift = 0;
-	f->oa_mask = ((1ull << 48) - 1) & ~0xfffull;
 	f->hpa_limit = 1ull << hpa_bits;
-	f->present_mask = S2_VALID;
-	f->table_mask = S2_VALID | S2_TABLE_OR_PAGE;
-	f->table_val = S2_VALID | S2_TABLE_OR_PAGE;
 	/* Stage-2 table descriptors carry no permissions (upper bits RES0). */
 	f->table_bits = S2_VALID | S2_TABLE_OR_PAGE;
 	f->size_bits[0] = S2_TABLE_OR_PAGE;
@@ -94,15 +78,6 @@ int s2_format_init(struct pt_format *f, const struct aspace_config *cfg)
 		f->leaf_attr[0][fl] = s2_leaf_attr(fl, false);
 		f->leaf_attr[1][fl] = s2_leaf_attr(fl, true);
 	}
-	f->r_shift = 6;
-	f->w_shift = 7;
-	f->x_shift = 54;
-	f->x_inverted = true;
-	f->mt_shift = S2_MEMATTR_SHIFT;
-	f->mt_mask = 0xf;
-	f->mt_encoded = true;
-	f->mt_device = S2_MEMATTR_DEVICE_nGnRE;
-	f->mt_uncached = S2_MEMATTR_NORMAL_NC;
 	f->attr_mask = 0x7fcull | (3ull << 53);
 	/* Blocks exist at Arm levels 1 and 2 only: our levels 2 and 1. */
 	f->sw_mask = 0xfull << 55;

@@ -6,19 +6,7 @@
  */
 #include <errno.h>
 
-#include "pt_format.h"
-
-#define RV_V (1ull << 0)
-#define RV_R (1ull << 1)
-#define RV_W (1ull << 2)
-#define RV_X (1ull << 3)
-#define RV_U (1ull << 4)
-#define RV_A (1ull << 6)
-#define RV_D (1ull << 7)
-#define RV_PPN_SHIFT 10
-#define RV_PBMT_SHIFT 61
-#define RV_PBMT_NC 1ull
-#define RV_PBMT_IO 2ull
+#include "riscv/gstage.h"
 
 static pte_t gstage_leaf_attr(unsigned flags, bool svpbmt)
 {
@@ -63,13 +51,10 @@ int gstage_format_init(struct pt_format *f, const struct aspace_config *cfg)
 		break;
 	}
 	f->gpa_bits = (uint8_t)(PT_LEVEL_SHIFT(f->levels - 1u) + 11u);
+	f->bits = (struct pt_bits)GSTAGE_PT_BITS;
+	f->bits.mt_encoded = svpbmt;
 	f->root_order = 2;
-	f->oa_shift = 2; /* PPN at bit 10: (pte & ppn) << 2 is the address */
-	f->oa_mask = ((1ull << 44) - 1) << RV_PPN_SHIFT;
 	f->hpa_limit = 1ull << hpa_bits;
-	f->present_mask = RV_V;
-	f->table_mask = RV_R | RV_W | RV_X;
-	f->table_val = 0;
 	f->table_bits = RV_V; /* non-leaf: V only; A, D, U reserved */
 	f->size_bits[0] = 0;
 	f->size_bits[1] = 0;
@@ -78,15 +63,6 @@ int gstage_format_init(struct pt_format *f, const struct aspace_config *cfg)
 		f->leaf_attr[0][fl] = gstage_leaf_attr(fl, svpbmt);
 		f->leaf_attr[1][fl] = gstage_leaf_attr(fl, svpbmt);
 	}
-	f->r_shift = 1;
-	f->w_shift = 2;
-	f->x_shift = 3;
-	f->x_inverted = false;
-	f->mt_shift = RV_PBMT_SHIFT;
-	f->mt_mask = 3;
-	f->mt_encoded = svpbmt;
-	f->mt_device = RV_PBMT_IO;
-	f->mt_uncached = RV_PBMT_NC;
 	f->attr_mask = 0xfeull | (3ull << RV_PBMT_SHIFT);
 	f->sw_mask = 3ull << 8;
 	f->cow_bit = (3ull << 8) & -(3ull << 8);

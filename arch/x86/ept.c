@@ -5,17 +5,7 @@
  */
 #include <errno.h>
 
-#include "pt_format.h"
-
-#define EPT_R (1ull << 0)
-#define EPT_W (1ull << 1)
-#define EPT_X (1ull << 2)
-#define EPT_MT_SHIFT 3
-#define EPT_MT_UC 0ull
-#define EPT_MT_WC 1ull
-#define EPT_MT_WB 6ull
-#define EPT_IGNORE_PAT (1ull << 6)
-#define EPT_PAGE_SIZE (1ull << 7) /* leaf in a PDPTE (1 GiB) or PDE (2 MiB) */
+#include "x86/ept.h"
 
 static pte_t ept_leaf_attr(unsigned flags, bool block)
 {
@@ -43,13 +33,9 @@ int ept_format_init(struct pt_format *f, const struct aspace_config *cfg)
 		return -EINVAL;
 	f->levels = five ? 5 : 4;
 	f->gpa_bits = five ? 57 : 48;
+	f->bits = (struct pt_bits)EPT_PT_BITS;
 	f->root_order = 0;
-	f->oa_shift = 0;
-	f->oa_mask = ((1ull << 52) - 1) & ~0xfffull;
 	f->hpa_limit = 1ull << hpa_bits;
-	f->present_mask = EPT_R | EPT_W | EPT_X;
-	f->table_mask = EPT_PAGE_SIZE;
-	f->table_val = 0;
 	/* Table entries' permissions are ANDed into the walk: grant all. */
 	f->table_bits = EPT_R | EPT_W | EPT_X;
 	f->size_bits[0] = 0;
@@ -59,15 +45,6 @@ int ept_format_init(struct pt_format *f, const struct aspace_config *cfg)
 		f->leaf_attr[0][fl] = ept_leaf_attr(fl, false);
 		f->leaf_attr[1][fl] = ept_leaf_attr(fl, true);
 	}
-	f->r_shift = 0;
-	f->w_shift = 1;
-	f->x_shift = 2;
-	f->x_inverted = false;
-	f->mt_shift = EPT_MT_SHIFT;
-	f->mt_mask = 7;
-	f->mt_encoded = true;
-	f->mt_device = EPT_MT_UC;
-	f->mt_uncached = EPT_MT_WC;
 	f->attr_mask = 0x7f; /* R, W, X, memory type, ignore-PAT */
 	f->sw_mask = 0x7full << 52;
 	f->cow_bit = (0x7full << 52) & -(0x7full << 52);
