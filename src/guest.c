@@ -15,11 +15,11 @@ static inline __attribute__((always_inline)) int
 lookup_stable(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *l,
 	      const struct pt_bits k)
 {
-	int r = pt_lookup_bits(as, gpa, l, k);
+	int r = pt_lookup_bits(as, gpa, l, k, false);
 
 	while (caa_unlikely(r == -EAGAIN)) {
 		caa_cpu_relax();
-		r = pt_lookup_bits(as, gpa, l, k);
+		r = pt_lookup_bits(as, gpa, l, k, false);
 	}
 	return r;
 }
@@ -40,27 +40,64 @@ xlate_fill(aspace_gpa_t gpa, const struct pt_lookup *l, const struct area *a,
 	out->area_size = a->end - a->start;
 }
 
-static inline __attribute__((always_inline)) int
-vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
-	       struct aspace_xlate *out, const struct pt_bits k)
+/*
+ * Everything off the fast path below: a HAL without a direct map, a
+ * frozen entry (a block mid-split: wait for it), a vCPU whose area cache
+ * does not cover gpa. Entered inside the read-side section; leaves it.
+ */
+static __attribute__((noinline, cold)) int
+vcpu_translate_slow(struct aspace_vcpu *v, aspace_gpa_t gpa,
+		    struct aspace_xlate *out)
 {
 	struct aspace *as = v->as;
 	struct pt_lookup l;
 	const struct area *a;
 	int r;
 
-	if (gpa < as->base || gpa > as->last)
-		return -EINVAL;
-	rcu_lock(as);
-	r = lookup_stable(as, gpa, &l, k);
+	r = lookup_stable(as, gpa, &l, as->fmt.bits);
 	if (r == 0) {
 		/* A leaf outside any area belongs to a map still in progress.
 		 */
 		a = vcpu_area(v, gpa);
 		if (a)
-			xlate_fill(gpa, &l, a, out, k);
+			xlate_fill(gpa, &l, a, out, as->fmt.bits);
 		else
 			r = -ENOENT;
+	}
+	rcu_unlock(as);
+	return r;
+}
+
+/*
+ * The fast path: a direct-mapped walk and the area this vCPU found last.
+ * Anything else is a tail call to the slow path, so that no call is made
+ * with state live and the fast path saves few registers.
+ */
+static inline __attribute__((always_inline)) int
+vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
+	       struct aspace_xlate *out, const struct pt_bits k)
+{
+	struct aspace *as = v->as;
+	const struct area_set *set;
+	const struct area *a;
+	struct pt_lookup l;
+	int r;
+
+	if (gpa < as->base || gpa > as->last)
+		return -EINVAL;
+	rcu_lock(as);
+	if (caa_unlikely(!as->direct))
+		return vcpu_translate_slow(v, gpa, out);
+	r = pt_lookup_bits(as, gpa, &l, k, true);
+	if (caa_unlikely(r == -EAGAIN))
+		return vcpu_translate_slow(v, gpa, out);
+	if (r == 0) {
+		set = areas_get(as);
+		a = v->last_area;
+		if (caa_unlikely(!a || v->last_gen != set->gen ||
+				 gpa < a->start || gpa >= a->end))
+			return vcpu_translate_slow(v, gpa, out);
+		xlate_fill(gpa, &l, a, out, k);
 	}
 	rcu_unlock(as);
 	return r;

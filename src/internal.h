@@ -274,12 +274,14 @@ static inline pte_t *pt_table(struct aspace *as, pte_t pte)
  * Walk gpa from the root to its leaf, lock-free: 0 with the leaf, -ENOENT
  * at the empty entry, -EAGAIN at a frozen one. Always inline: with a
  * constant k (guest.c instantiates translate per format family) the entry
- * tests fold to immediates; pt_lookup passes the format's own bits.
+ * tests fold to immediates; pt_lookup passes the format's own bits. A
+ * true direct promises as->direct (checked by the caller).
  */
 static inline __attribute__((always_inline)) pte_t *
-pt_next_table(struct aspace *as, pte_t pte, const struct pt_bits k)
+pt_next_table(struct aspace *as, pte_t pte, const struct pt_bits k,
+	      const bool direct)
 {
-	if (caa_likely(as->direct))
+	if (direct || caa_likely(as->direct))
 		return (pte_t *)(((pte & k.oa_mask) << k.oa_shift) +
 				 as->dm_offset);
 	return pt_table(as, pte);
@@ -298,7 +300,7 @@ pt_next_table(struct aspace *as, pte_t pte, const struct pt_bits k)
 			goto absent;                                           \
 		if ((l) == 0 || (pte & k.table_mask) != k.table_val)           \
 			goto leaf;                                             \
-		table = pt_next_table(as, pte, k);                             \
+		table = pt_next_table(as, pte, k, direct);                     \
 		mask = PT_ENTRIES - 1;                                         \
 	} while (0)
 
@@ -311,7 +313,7 @@ pt_next_table(struct aspace *as, pte_t pte, const struct pt_bits k)
  */
 static inline __attribute__((always_inline)) int
 pt_lookup_bits(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *out,
-	       const struct pt_bits k)
+	       const struct pt_bits k, const bool direct)
 {
 	uint64_t mask = as->fmt.root_mask;
 	pte_t *table = as->root_va, *p, pte;
@@ -350,7 +352,7 @@ out:
 static inline int pt_lookup(struct aspace *as, aspace_gpa_t gpa,
 			    struct pt_lookup *out)
 {
-	return pt_lookup_bits(as, gpa, out, as->fmt.bits);
+	return pt_lookup_bits(as, gpa, out, as->fmt.bits, false);
 }
 
 /* frames.c */
