@@ -24,9 +24,15 @@
  * an area that sorts last, and with sorted levels that writes one key per
  * level at most and moves none.
  *
- * Readers take n with acquire and read only the keys that n covers (level
- * l: the first level_size(n, l)), all written before n was published, so
- * a key being appended meanwhile is never read.
+ * Readers take n with acquire; the keys that n covers (level l: the first
+ * level_size(n, l)) were written before n was published. A search reads
+ * whole nodes, so it also reads the slots after those in the last node of
+ * a level: they hold UINT64_MAX, or keys being appended, which are greater
+ * than every key n covers. Either way the node still reads as sorted where
+ * it matters: a step that lands past the covered keys goes right only when
+ * all of them are at or below gpa, and the result is then clamped to the
+ * last one, which is right. Keys are loaded and stored as relaxed atomics,
+ * as those slots may be written meanwhile; on the usual CPUs, plain moves.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,13 +64,16 @@ static inline size_t level_slots(size_t cap, unsigned l)
 	       ~(size_t)(AREA_FANOUT - 1);
 }
 
+static inline uint64_t key_load(const uint64_t *k)
+{
+	return __atomic_load_n(k, __ATOMIC_RELAXED);
+}
+
 /*
- * Index of the last key at or below gpa in the node k[first..last], the
- * last node of its level when it is short; k[first] <= gpa. In a short
- * node, a step past last compares k[last] instead, which leaves the result
- * right; full nodes, nearly all of them, skip that clamp and its latency.
+ * Index of the last key at or below gpa in the node that starts at
+ * k[first], with k[first] <= gpa: four steps of a conditional move each.
  */
-static inline size_t node_floor(const uint64_t *k, size_t first, size_t last,
+static inline size_t node_floor(const uint64_t *k, size_t first,
 				aspace_gpa_t gpa)
 {
 	size_t p = first;
@@ -72,18 +81,9 @@ static inline size_t node_floor(const uint64_t *k, size_t first, size_t last,
 	__builtin_prefetch(&k[first]);
 	if (AREA_FANOUT > 8)
 		__builtin_prefetch(&k[first + 8]);
-	if (last - first == AREA_FANOUT - 1) {
 #pragma GCC unroll 8
-		for (size_t half = AREA_FANOUT / 2; half; half /= 2)
-			p = k[p + half] <= gpa ? p + half : p;
-		return p;
-	}
-#pragma GCC unroll 8
-	for (size_t half = AREA_FANOUT / 2; half; half /= 2) {
-		size_t i = MIN(p + half, last);
-
-		p = k[i] <= gpa ? i : p;
-	}
+	for (size_t half = AREA_FANOUT / 2; half; half /= 2)
+		p = key_load(&k[p + half]) <= gpa ? p + half : p;
 	return p;
 }
 
@@ -97,15 +97,12 @@ static inline long area_floor(const struct area_set *set, size_t n,
 	if (!n)
 		return -1;
 	l = level_top(n);
-	if (gpa < set->key[l][0])
+	if (gpa < key_load(&set->key[l][0]))
 		return -1;
 	/* Below the top, a node's first key is its parent's: <= gpa. */
 	for (;;) {
-		size_t first = p * AREA_FANOUT;
-		size_t last =
-			MIN(first + AREA_FANOUT - 1, level_size(n, l) - 1);
-
-		p = node_floor(set->key[l], first, last, gpa);
+		p = node_floor(set->key[l], p * AREA_FANOUT, gpa);
+		p = MIN(p, level_size(n, l) - 1);
 		if (!l)
 			return (long)p;
 		if (!--l) {
@@ -187,6 +184,7 @@ struct area_set *area_set_new(size_t cap, uint64_t gen)
 	set->key[0] = (uint64_t *)((char *)set + head);
 	for (l = 1; l <= top; l++)
 		set->key[l] = set->key[l - 1] + level_slots(cap, l - 1);
+	memset(set->key[0], 0xff, keys * sizeof(uint64_t));
 	return set;
 }
 
@@ -198,7 +196,7 @@ void area_set_push(struct area_set *set, struct area *a)
 	set->v[i] = a;
 	/* A key that starts a node is also the key of the node above. */
 	do {
-		set->key[l][j] = a->start;
+		__atomic_store_n(&set->key[l][j], a->start, __ATOMIC_RELAXED);
 		if (j % AREA_FANOUT)
 			break;
 		j /= AREA_FANOUT;
