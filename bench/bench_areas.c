@@ -3,6 +3,8 @@
  * Area-set lookup: vCPU translation at random GPAs spread over 10 to 100000
  * areas, so the cost of finding the area shows as the set grows. Each area
  * is 16 KiB with a 16 KiB hole after it, so no two areas touch.
+ * translate: independent GPAs, which the CPU may overlap (throughput);
+ * translate_chain: each GPA waits for the last result (latency).
  */
 #include "bench_util.h"
 
@@ -53,8 +55,9 @@ static struct aspace *areas_get(uint64_t nareas, int *rc)
 
 static void bm_areas(gb_state *st, void *arg)
 {
+	bool chain = arg != NULL;
 	uint64_t nareas = (uint64_t)gb_range_arg(st, 0);
-	uint64_t rng = bench_seed(0), acc = 0, n;
+	uint64_t rng = bench_seed(0), acc = 0, dep = 0, n;
 	struct aspace_vcpu *vcpu = NULL;
 	struct aspace_xlate x;
 	int rc = 0, bad = 0;
@@ -69,15 +72,18 @@ static void bm_areas(gb_state *st, void *arg)
 	n = gb_max_iterations(st);
 	while (gb_keep_running_batch(st, n))
 		for (uint64_t i = 0; i < n; i++) {
-			uint64_t r = bench_rand(&rng);
+			uint64_t r = bench_rand(&rng) + dep;
 			uint64_t area =
 				(uint64_t)(((unsigned __int128)r * nareas) >>
 					   64);
-			uint64_t gpa = AREAS_GPA + area * AREA_STRIDE +
-				       (r & (AREA_SIZE - 1));
+			uint64_t start = AREAS_GPA + area * AREA_STRIDE;
 
-			bad |= aspace_vcpu_translate(vcpu, gpa, &x);
+			bad |= aspace_vcpu_translate(
+				vcpu, start + (r & (AREA_SIZE - 1)), &x);
 			acc += x.area_start;
+			/* 0 when right, known only once translate is done */
+			if (chain)
+				dep = x.area_start - start;
 		}
 	gb_keep_u64(acc);
 	bench_failed(st, bad, "translate");
@@ -87,9 +93,15 @@ static void bm_areas(gb_state *st, void *arg)
 
 void bench_register_areas(int reps)
 {
-	gb_bench *b = bench_register(bm_areas, NULL, "areas/EPT4/translate");
+	static bool chain = true;
 
-	gb_arg_name(b, "areas");
-	for (int64_t n = 10; n <= 100000; n *= 10)
-		gb_arg(b, n);
+	for (int c = 0; c < 2; c++) {
+		gb_bench *b = bench_register(bm_areas, c ? &chain : NULL,
+					     "areas/EPT4/translate%s",
+					     c ? "_chain" : "");
+
+		gb_arg_name(b, "areas");
+		for (int64_t n = 10; n <= 100000; n *= 10)
+			gb_arg(b, n);
+	}
 }

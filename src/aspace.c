@@ -212,13 +212,13 @@ static struct area_set *set_replace(struct aspace *as, aspace_gpa_t lo,
 	if (!set)
 		return NULL;
 	while (i < old->n && old->v[i]->end <= lo)
-		set->v[set->n++] = old->v[i++];
+		area_set_push(set, old->v[i++]);
 	while (i < old->n && old->v[i]->start < hi)
 		i++;
 	for (j = 0; j < nadd; j++)
-		set->v[set->n++] = add[j];
+		area_set_push(set, add[j]);
 	while (i < old->n)
-		set->v[set->n++] = old->v[i++];
+		area_set_push(set, old->v[i++]);
 	if (removes)
 		as->area_gen = set->gen;
 	else
@@ -242,10 +242,8 @@ static struct area_set *set_prepare_insert(struct aspace *as, struct area *a)
 	if (set && set->cap < 2 * set->n) {
 		struct area_set *big = area_set_new(2 * set->n, set->gen);
 
-		if (big) {
-			memcpy(big->v, set->v, set->n * sizeof(set->v[0]));
-			big->n = set->n;
-		}
+		for (size_t i = 0; big && i < set->n; i++)
+			area_set_push(big, set->v[i]);
 		free(set);
 		set = big;
 	}
@@ -255,12 +253,10 @@ static struct area_set *set_prepare_insert(struct aspace *as, struct area *a)
 static void set_commit_insert(struct aspace *as, struct area_set *set,
 			      struct area *a)
 {
-	if (set == as->areas) {
-		set->v[set->n] = a;
-		__atomic_store_n(&set->n, set->n + 1, __ATOMIC_RELEASE);
-	} else {
+	if (set == as->areas)
+		area_set_push(set, a);
+	else
 		publish(as, set);
-	}
 }
 
 /* ---- map ---- */

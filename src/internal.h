@@ -93,14 +93,27 @@ struct area {
 
 /*
  * The published set: sorted by start, immutable except that an area that
- * sorts last may be appended in place (v[n] is written, then n is
- * published with release). gen changes whenever an area leaves the set.
+ * sorts last may be appended in place (v[n] and its keys are written, then
+ * n is published with release). gen changes whenever an area leaves the
+ * set. Areas go in only through area_set_push(), which keeps the lookup
+ * index in step (area.c): key[0][i] is v[i]->start, key[l][j] is
+ * key[l - 1][j * AREA_FANOUT]. Tests may build area.c with a smaller
+ * AREA_FANOUT_SHIFT to exercise many levels with few areas.
  */
+#ifndef AREA_FANOUT_SHIFT
+#define AREA_FANOUT_SHIFT 4
+#endif
+#define AREA_FANOUT (1u << AREA_FANOUT_SHIFT)
+/* Areas are at least a page and GPAs < 2^59: fewer than 2^47 areas. */
+#define AREA_SET_MAX (1ull << 47)
+#define AREA_LEVELS (47 / AREA_FANOUT_SHIFT + 1)
+
 struct area_set {
 	uint64_t gen;
 	size_t n, cap;
 	struct area_set *retired_next;
-	struct area *v[];
+	uint64_t *key[AREA_LEVELS]; /* in the same allocation; unused: NULL */
+	struct area *v[] __attribute__((aligned(64)));
 };
 
 const struct area *area_find(const struct area_set *set, aspace_gpa_t gpa);
@@ -110,7 +123,10 @@ bool area_intersects(const struct area_set *set, aspace_gpa_t lo,
 		     aspace_gpa_t hi);
 struct area *area_new(aspace_gpa_t start, aspace_gpa_t end, aspace_hpa_t hpa,
 		      unsigned flags, enum area_kind kind);
+/* Room for cap areas (NULL when out of memory); none yet. */
 struct area_set *area_set_new(size_t cap, uint64_t gen);
+/* Append a, which sorts last, n < cap: publishes n + 1 with release. */
+void area_set_push(struct area_set *set, struct area *a);
 
 static inline struct area_set *areas_get(struct aspace *as);
 

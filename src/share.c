@@ -167,16 +167,16 @@ static int clone_areas(struct aspace *src, struct aspace *dst)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct area *a = s->v[i];
-
-		set->v[i] =
+		struct area *copy =
 			area_new(a->start, a->end, a->hpa, a->flags, a->kind);
-		if (!set->v[i]) {
+
+		if (!copy) {
 			while (i--)
 				free(set->v[i]);
 			free(set);
 			return -ENOMEM;
 		}
-		set->n = i + 1;
+		area_set_push(set, copy);
 	}
 	free(dst->areas);
 	dst->areas = set;

@@ -46,3 +46,15 @@ TESTS += tests/test_clone
 tests_test_clone_SOURCES = tests/test_clone.c
 tests_test_clone_CFLAGS = $(AM_CFLAGS) $(JEMALLOC_CFLAGS)
 tests_test_clone_LDADD = libaspace.la $(JEMALLOC_LIBS) -lpthread
+
+# The area set's lookup index against a linear scan (src/area.c built in),
+# also with a fanout of 2, which makes many index levels out of few areas.
+check_PROGRAMS += tests/test_areas tests/test_areas_fan2
+TESTS += tests/test_areas tests/test_areas_fan2
+tests_test_areas_SOURCES = tests/test_areas.c src/area.c
+tests_test_areas_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS)
+tests_test_areas_LDADD = $(TEST_LIBS)
+tests_test_areas_fan2_SOURCES = tests/test_areas.c src/area.c
+tests_test_areas_fan2_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) \
+	-DAREA_FANOUT_SHIFT=1 -DTEST_NAME='"test_areas_fan2"'
+tests_test_areas_fan2_LDADD = $(TEST_LIBS)
