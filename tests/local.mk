@@ -46,3 +46,10 @@ TESTS += tests/test_clone
 tests_test_clone_SOURCES = tests/test_clone.c
 tests_test_clone_CFLAGS = $(AM_CFLAGS) $(JEMALLOC_CFLAGS)
 tests_test_clone_LDADD = libaspace.la $(JEMALLOC_LIBS) -lpthread
+
+# The optional alloc_batch HAL hook (library side, short batches) and the
+# built-in host HAL's per-thread frame pools.
+check_PROGRAMS += tests/test_alloc_batch
+TESTS += tests/test_alloc_batch
+tests_test_alloc_batch_SOURCES = tests/test_alloc_batch.c
+tests_test_alloc_batch_LDADD = $(TEST_LIBS)
