@@ -100,58 +100,63 @@ static void arena_init(struct local *l)
 	l->arena_flags = MALLOCX_ARENA(ind);
 }
 
-static void swap(aspace_hpa_t *a, aspace_hpa_t *b)
+static void reverse(aspace_hpa_t *v, size_t n)
 {
-	aspace_hpa_t t = *a;
+	for (size_t i = 0; i < n / 2; i++) {
+		aspace_hpa_t t = v[i];
 
-	*a = *b;
-	*b = t;
+		v[i] = v[n - 1 - i];
+		v[n - 1 - i] = t;
+	}
+}
+
+/* End of the run from i, made descending (an ascending one is reversed). */
+static size_t run_end(aspace_hpa_t *v, size_t i, size_t n)
+{
+	size_t j = i + 1;
+
+	if (j < n && v[j] > v[i]) {
+		while (j + 1 < n && v[j + 1] > v[j])
+			j++;
+		reverse(&v[i], ++j - i);
+		return j;
+	}
+	while (j < n && v[j] < v[j - 1])
+		j++;
+	return j;
+}
+
+/* Merge the descending runs v[0..na) and v[na..na + nb), through tmp. */
+static void merge_desc(aspace_hpa_t *v, size_t na, size_t nb, aspace_hpa_t *tmp)
+{
+	size_t i = 0, j = na, k = 0;
+
+	memcpy(tmp, v, na * sizeof(*v));
+	while (i < na && j < na + nb)
+		v[k++] = tmp[i] > v[j] ? tmp[i++] : v[j++];
+	while (i < na)
+		v[k++] = tmp[i++];
 }
 
 /*
- * Sort descending: quicksort (median of three) down to short runs, then
- * insertion sort. Frees tend to come in runs, which this handles well.
+ * Sort descending (n <= MAG_FRAMES + 1): a natural merge sort, since frees
+ * come in runs (an unmap frees in GPA order, which was allocation order),
+ * and then a pass or two is all it takes.
  */
 static void sort_desc(aspace_hpa_t *v, size_t n)
 {
-	while (n > 16) {
-		size_t i = 0, j = n - 1, m = n / 2;
-		aspace_hpa_t pivot;
+	aspace_hpa_t tmp[MAG_FRAMES + 1];
+	size_t i, m = n, e;
 
-		if (v[m] > v[0])
-			swap(&v[m], &v[0]);
-		if (v[n - 1] > v[0])
-			swap(&v[n - 1], &v[0]);
-		if (v[n - 1] > v[m])
-			swap(&v[n - 1], &v[m]);
-		pivot = v[m];
-		for (;;) {
-			while (v[i] > pivot)
-				i++;
-			while (v[j] < pivot)
-				j--;
-			if (i >= j)
+	do {
+		for (i = 0; i < n; i = e) {
+			m = run_end(v, i, n);
+			if (m == n)
 				break;
-			swap(&v[i++], &v[j--]);
+			e = run_end(v, m, n);
+			merge_desc(&v[i], m - i, e - m, tmp);
 		}
-		/* Recurse into the smaller side, loop on the larger. */
-		if (j + 1 < n - j - 1) {
-			sort_desc(v, j + 1);
-			v += j + 1;
-			n -= j + 1;
-		} else {
-			sort_desc(v + j + 1, n - j - 1);
-			n = j + 1;
-		}
-	}
-	for (size_t i = 1; i < n; i++) {
-		aspace_hpa_t x = v[i];
-		size_t k = i;
-
-		for (; k > 0 && v[k - 1] < x; k--)
-			v[k] = v[k - 1];
-		v[k] = x;
-	}
+	} while (i > 0 || m < n);
 }
 
 /* Frames v[0..n) (1 <= n <= MAG_FRAMES + 1), sorted, to the depot. */
