@@ -14,6 +14,11 @@
 
 #include "internal.h"
 
+/*
+ * Out of line, so that the compiler does not expand a constant-size memset
+ * in place: frames are zeroed by libc's memset, as the fault benchmark's
+ * floor zeroes them, so that the two compare the same zeroing.
+ */
 void frame_zero(struct aspace *as, aspace_hpa_t hpa, size_t size)
 {
 	memset(pt_va(as, hpa), 0, size);
@@ -23,15 +28,6 @@ void cache_init(struct frame_cache *c, unsigned batch)
 {
 	memset(c, 0, sizeof(*c));
 	c->batch = MIN(MAX(batch, 1u), CACHE_4K_MAX / 2);
-}
-
-/*
- * The counts are written by the cache's owner only, but read by
- * aspace_stats from other threads: relaxed atomic stores (plain moves).
- */
-static inline void set_n(unsigned *n, unsigned v)
-{
-	__atomic_store_n(n, v, __ATOMIC_RELAXED);
 }
 
 /*
@@ -71,20 +67,17 @@ static size_t hal_alloc_n(struct aspace *as, size_t size, aspace_hpa_t *v,
 }
 
 /*
- * Make sure need frames are at hand. When short, take a whole batch (more
- * if need asks for it), so that the HAL is called once per batch faults.
- * Frames a short HAL did hand out stay in the cache.
+ * cache_topup's slow path: fewer than need frames at hand. Take a whole
+ * batch (more if need asks for it), so that the HAL is called once per
+ * batch faults. Frames a short HAL did hand out stay in the cache.
  */
-int cache_topup(struct aspace *as, struct frame_cache *c, unsigned need)
+int cache_refill(struct aspace *as, struct frame_cache *c, unsigned need)
 {
-	unsigned want;
+	unsigned want = MIN(MAX(need, c->n4k + c->batch), CACHE_4K_MAX);
 
-	if (c->n4k >= need)
-		return 0;
-	want = MIN(MAX(need, c->n4k + c->batch), CACHE_4K_MAX);
-	set_n(&c->n4k,
-	      c->n4k + (unsigned)hal_alloc_n(as, ASPACE_PAGE_SIZE,
-					     &c->f4k[c->n4k], want - c->n4k));
+	cache_set_n(&c->n4k, c->n4k + (unsigned)hal_alloc_n(
+					      as, ASPACE_PAGE_SIZE,
+					      &c->f4k[c->n4k], want - c->n4k));
 	return c->n4k >= need ? 0 : -ENOMEM;
 }
 
@@ -92,19 +85,13 @@ int cache_topup(struct aspace *as, struct frame_cache *c, unsigned need)
 void cache_drain(struct aspace *as, struct frame_cache *c, unsigned keep)
 {
 	while (c->n4k > keep) {
-		set_n(&c->n4k, c->n4k - 1);
+		cache_set_n(&c->n4k, c->n4k - 1);
 		as->hal.free(as->hal.ctx, c->f4k[c->n4k], ASPACE_PAGE_SIZE);
 	}
 	while (c->n2m > 0 && keep == 0) {
-		set_n(&c->n2m, c->n2m - 1);
+		cache_set_n(&c->n2m, c->n2m - 1);
 		as->hal.free(as->hal.ctx, c->f2m[c->n2m], ASPACE_BLOCK_2M);
 	}
-}
-
-aspace_hpa_t cache_pop(struct frame_cache *c)
-{
-	set_n(&c->n4k, c->n4k - 1);
-	return c->f4k[c->n4k];
 }
 
 void cache_push(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
@@ -112,13 +99,13 @@ void cache_push(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
 	if (c->n4k == CACHE_4K_MAX)
 		cache_drain(as, c, CACHE_4K_MAX - c->batch);
 	c->f4k[c->n4k] = hpa;
-	set_n(&c->n4k, c->n4k + 1);
+	cache_set_n(&c->n4k, c->n4k + 1);
 }
 
 int cache_pop_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t *hpa)
 {
 	if (c->n2m) {
-		set_n(&c->n2m, c->n2m - 1);
+		cache_set_n(&c->n2m, c->n2m - 1);
 		*hpa = c->f2m[c->n2m];
 		return 0;
 	}
@@ -131,7 +118,7 @@ void cache_push_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
 		as->hal.free(as->hal.ctx, hpa, ASPACE_BLOCK_2M);
 	} else {
 		c->f2m[c->n2m] = hpa;
-		set_n(&c->n2m, c->n2m + 1);
+		cache_set_n(&c->n2m, c->n2m + 1);
 	}
 }
 
