@@ -8,7 +8,8 @@
  * A run faults its way through a fresh 256 MiB lazy area (65536 pages, 128
  * leaf tables: larger than the caches); when the area is used up, the
  * threads meet, one of them unmaps and re-maps it with the clock stopped,
- * and the faulting goes on.
+ * and the faulting goes on. scale_floor runs the floor in 1..8 threads,
+ * each on its share of the floor's 256 MiB.
  */
 #include "bench_util.h"
 
@@ -212,26 +213,32 @@ static void pool_free(void)
 	pool = NULL;
 }
 
+static void pool_init(void)
+{
+	void *p = mmap(NULL, POOL_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return;
+	memset(p, 1, POOL_SIZE);
+	pool = p;
+	bench_at_end(pool_free);
+}
+
+/* Threads of one run share the pool, each with a part of its own. */
 static char *pool_get(void)
 {
-	if (!pool) {
-		void *p =
-			mmap(NULL, POOL_SIZE, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-		if (p == MAP_FAILED)
-			return NULL;
-		memset(p, 1, POOL_SIZE);
-		pool = p;
-		bench_at_end(pool_free);
-	}
+	pthread_once(&once, pool_init);
 	return pool;
 }
 
 static void bm_fault_floor(gb_state *st, void *arg)
 {
 	const struct fault_case *c = arg;
-	uint64_t step = fault_step(c), nframes = POOL_SIZE / step, top = 0, n;
+	uint64_t step = fault_step(c), top = 0, n;
+	uint64_t nframes = POOL_SIZE / step / (uint64_t)gb_thread_count(st);
 	uint64_t host_faults;
 	char *base = pool_get(), **frames;
 
@@ -244,6 +251,7 @@ static void bm_fault_floor(gb_state *st, void *arg)
 	}
 	/* Filled so that pops come out in address order, as a fresh
 	 * allocator hands them out. */
+	base += (uint64_t)gb_thread_index(st) * nframes * step;
 	for (uint64_t i = 0; i < nframes; i++)
 		frames[i] = base + (nframes - 1 - i) * step;
 	n = gb_max_iterations(st);
@@ -349,7 +357,19 @@ void bench_register_fault(int reps)
 void bench_register_fault_scaling(int reps)
 {
 	const struct bench_format *ept4 = bench_format_by_name("EPT4");
+	gb_bench *floor;
 
+	/*
+	 * The floor at 1..8 threads, each zeroing its own share of the pool:
+	 * how far the zeroing alone scales (memory bandwidth, shared caches).
+	 */
+	floor = bench_register(bm_fault_floor,
+			       new_case(ept4, false, false, false),
+			       "scale_floor/4k");
+	gb_use_real_time(floor);
+	for (int t = 1; t <= 8; t *= 2)
+		gb_threads(floor, t);
+	repeat(floor, reps);
 	for (int same = 0; same <= 1; same++)
 		for (int control = 0; control <= 1; control++) {
 			gb_bench *b = bench_register(
