@@ -4,26 +4,30 @@
  * address == host virtual address (a user-space stand-in for a
  * hypervisor's frame allocator; benchmarks and tests use it).
  *
- * 4 KiB frames, the ones lazy faults take one by one, come from a pool.
- * Each thread carves 2 MiB chunks into frames and hands them out from a
- * stack of its own: an allocation is an array pop, with no lock and no
- * shared cache line. Frees collect in a second per-thread buffer; a full
- * one is sorted and goes to a shared depot as a magazine, where a thread
- * that ran out takes it (before it carves a new chunk). That is how
- * frames freed by one thread (the control path's unmap) reach the others
- * (vCPUs refilling their caches): a frame may be freed by any thread. A
- * thread that exits hands all it holds to the depot.
+ * 4 KiB frames, the ones lazy faults take one by one, come from a pool of
+ * 2 MiB chunks. A shared depot, under a lock, knows every free frame that
+ * no thread holds (a bitmap per chunk) and hands out the lowest first.
+ * Each thread takes a stack of frames at a time from it and keeps the
+ * frames it frees in a buffer, which goes back when full: an allocation
+ * or a free is an array pop or push with no lock and no shared cache
+ * line, and the depot's lock is taken once per LOCAL_MAX frames. Frames
+ * freed by one thread (the control path's unmap) thus reach the others
+ * (vCPUs refilling their caches): any thread may free a frame. A thread
+ * that exits gives back what it holds.
  *
- * Frames go out in ascending address order, as carved or as sorted into a
- * magazine: zeroing pages one after the other is twice as fast ascending
- * as in random or descending order (the hardware prefetchers follow), and
- * zeroing is most of a lazy fault.
+ * Lowest address first is for the zeroing that follows every allocation:
+ * zeroing page after page runs at twice the speed in ascending order as
+ * in descending or random order (the hardware prefetchers follow), and
+ * address order keeps the free frames in long runs however the frees came
+ * (a LIFO pool, even one sorting what it got back, scatters them a little
+ * more with every unmap: a lazy fault was 40% slower after a few hundred
+ * rounds of fault and unmap).
  *
- * The pool keeps its chunks for reuse, so that a recycled frame is already
- * backed by memory (like a hypervisor's frame pool, and unlike memory
- * fresh from the kernel, whose first touch costs a host page fault).
- * Every frame is in exactly one place: handed out, in a thread's stack or
- * free buffer or uncarved chunk, or in the depot.
+ * The pool keeps its chunks, so that a recycled frame is already backed
+ * by memory (like a hypervisor's frame pool, and unlike memory fresh from
+ * the kernel, whose first touch costs a host page fault). Every frame is
+ * in exactly one place: handed out, in a thread's stack or free buffer,
+ * or in the depot.
  *
  * Other sizes, and the chunks, come from jemalloc arenas of their own, one
  * per allocating thread (one shared arena serialized concurrent vCPUs on
@@ -35,6 +39,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <jemalloc/jemalloc.h>
@@ -43,39 +48,36 @@
 
 #define FRAME ASPACE_PAGE_SIZE
 #define CHUNK ASPACE_BLOCK_2M
+#define CHUNK_FRAMES (CHUNK / FRAME)
+#define WORDS (CHUNK_FRAMES / 64)
+/* Frames a thread takes from the depot at once, and frees it collects. */
+#define LOCAL_MAX 256
 
-/*
- * A magazine lives in one of the free frames it hands over (free memory,
- * after all), so that moving frames between threads never calls malloc
- * and a free cannot fail for want of memory. The frame holding it is the
- * lowest of the magazine's frames; f[] is sorted descending, so that the
- * frames leave a stack in ascending order.
- */
-#define MAG_FRAMES 510
-struct magazine {
-	struct magazine *next;
-	unsigned n;
-	aspace_hpa_t f[MAG_FRAMES]; /* the frames besides this one */
+struct chunk {
+	uintptr_t base;
+	unsigned nfree;
+	uint64_t free[WORDS]; /* bit i: frame i is in the depot */
 };
-_Static_assert(sizeof(struct magazine) <= FRAME, "a magazine fits a frame");
 
 static struct {
 	pthread_mutex_t lock;
-	struct magazine *full;
-} depot = {PTHREAD_MUTEX_INITIALIZER, NULL};
+	struct chunk *v; /* sorted by base */
+	size_t n, cap;
+	size_t first; /* no chunk below v[first] has a free frame */
+	size_t hint;  /* the chunk of the latest free */
+} depot = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /*
- * One thread's frames: a stack whose top goes out next, frames freed on
- * this thread (in any order), and the uncarved rest of its chunk.
+ * One thread's frames: a stack whose top goes out next (lowest address),
+ * and the frames freed on this thread, in any order.
  */
 struct local {
 	bool arena_ready; /* arena_flags is set */
 	bool registered;  /* local_exit will run at thread exit */
 	int arena_flags;
 	unsigned n, nfreed;
-	uintptr_t carve, carve_end;
-	aspace_hpa_t f[MAG_FRAMES + 1];
-	aspace_hpa_t freed[MAG_FRAMES + 1];
+	aspace_hpa_t f[LOCAL_MAX];
+	aspace_hpa_t freed[LOCAL_MAX];
 };
 
 static __thread struct local local;
@@ -100,111 +102,139 @@ static void arena_init(struct local *l)
 	l->arena_flags = MALLOCX_ARENA(ind);
 }
 
-static void reverse(aspace_hpa_t *v, size_t n)
+/* The chunk holding hpa (depot locked); frees come in runs: try the last. */
+static struct chunk *chunk_of(aspace_hpa_t hpa)
 {
-	for (size_t i = 0; i < n / 2; i++) {
-		aspace_hpa_t t = v[i];
+	uintptr_t base = (uintptr_t)hpa & ~(uintptr_t)(CHUNK - 1);
+	size_t lo = 0, hi = depot.n;
 
-		v[i] = v[n - 1 - i];
-		v[n - 1 - i] = t;
+	if (depot.hint < depot.n && depot.v[depot.hint].base == base)
+		return &depot.v[depot.hint];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (depot.v[mid].base < base)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Not a frame of the pool: a foreign free, memory is corrupt. */
+	if (lo == depot.n || depot.v[lo].base != base)
+		abort();
+	depot.hint = lo;
+	return &depot.v[lo];
+}
+
+/* Frames back to the depot (locked). */
+static void depot_put(const aspace_hpa_t *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct chunk *c = chunk_of(v[i]);
+		size_t k = (v[i] - c->base) / FRAME;
+		uint64_t bit = 1ull << (k % 64);
+
+		if (c->free[k / 64] & bit)
+			abort(); /* a double free */
+		c->free[k / 64] |= bit;
+		c->nfree++;
+		if ((size_t)(c - depot.v) < depot.first)
+			depot.first = (size_t)(c - depot.v);
 	}
 }
 
-/* End of the run from i, made descending (an ascending one is reversed). */
-static size_t run_end(aspace_hpa_t *v, size_t i, size_t n)
+/* Up to max frames, lowest first, from the depot (locked) into out. */
+static unsigned depot_take(aspace_hpa_t *out, unsigned max)
 {
-	size_t j = i + 1;
+	unsigned got = 0;
 
-	if (j < n && v[j] > v[i]) {
-		while (j + 1 < n && v[j + 1] > v[j])
-			j++;
-		reverse(&v[i], ++j - i);
-		return j;
-	}
-	while (j < n && v[j] < v[j - 1])
-		j++;
-	return j;
-}
+	for (; depot.first < depot.n; depot.first++) {
+		struct chunk *c = &depot.v[depot.first];
 
-/* Merge the descending runs v[0..na) and v[na..na + nb), through tmp. */
-static void merge_desc(aspace_hpa_t *v, size_t na, size_t nb, aspace_hpa_t *tmp)
-{
-	size_t i = 0, j = na, k = 0;
+		for (unsigned w = 0; w < WORDS && c->nfree; w++) {
+			while (c->free[w]) {
+				unsigned b =
+					(unsigned)__builtin_ctzll(c->free[w]);
 
-	memcpy(tmp, v, na * sizeof(*v));
-	while (i < na && j < na + nb)
-		v[k++] = tmp[i] > v[j] ? tmp[i++] : v[j++];
-	while (i < na)
-		v[k++] = tmp[i++];
-}
-
-/*
- * Sort descending (n <= MAG_FRAMES + 1): a natural merge sort, since frees
- * come in runs (an unmap frees in GPA order, which was allocation order),
- * and then a pass or two is all it takes.
- */
-static void sort_desc(aspace_hpa_t *v, size_t n)
-{
-	aspace_hpa_t tmp[MAG_FRAMES + 1];
-	size_t i, m = n, e;
-
-	do {
-		for (i = 0; i < n; i = e) {
-			m = run_end(v, i, n);
-			if (m == n)
-				break;
-			e = run_end(v, m, n);
-			merge_desc(&v[i], m - i, e - m, tmp);
+				if (got == max)
+					return got;
+				c->free[w] &= c->free[w] - 1;
+				c->nfree--;
+				out[got++] = c->base + (w * 64 + b) * FRAME;
+			}
 		}
-	} while (i > 0 || m < n);
+	}
+	return got;
 }
 
-/* Frames v[0..n) (1 <= n <= MAG_FRAMES + 1), sorted, to the depot. */
-static void depot_put(aspace_hpa_t *v, unsigned n)
+/* A new chunk, all free, into the depot (locked); -ENOMEM without one. */
+static int depot_grow(struct local *l)
 {
-	struct magazine *m;
+	void *m = mallocx(CHUNK, MALLOCX_ALIGN(CHUNK) | l->arena_flags);
+	size_t i;
 
-	sort_desc(v, n);
-	m = (void *)(uintptr_t)v[n - 1];
-	m->n = n - 1;
-	memcpy(m->f, v, m->n * sizeof(*v));
-	pthread_mutex_lock(&depot.lock);
-	m->next = depot.full;
-	depot.full = m;
-	pthread_mutex_unlock(&depot.lock);
+	if (!m)
+		return -ENOMEM;
+	if (depot.n == depot.cap) {
+		size_t cap = depot.cap ? 2 * depot.cap : 64;
+		struct chunk *v = realloc(depot.v, cap * sizeof(*v));
+
+		if (!v) {
+			sdallocx(m, CHUNK,
+				 MALLOCX_ALIGN(CHUNK) | l->arena_flags);
+			return -ENOMEM;
+		}
+		depot.v = v;
+		depot.cap = cap;
+	}
+	for (i = depot.n; i > 0 && depot.v[i - 1].base > (uintptr_t)m; i--)
+		depot.v[i] = depot.v[i - 1];
+	depot.v[i].base = (uintptr_t)m;
+	depot.v[i].nfree = CHUNK_FRAMES;
+	memset(depot.v[i].free, 0xff, sizeof(depot.v[i].free));
+	depot.n++;
+	if (i < depot.first)
+		depot.first = i;
+	return 0;
 }
 
-static struct magazine *depot_get(void)
+/* Give back the thread's frees, and restock its stack if it is empty. */
+static int local_flush(struct local *l, bool refill)
 {
-	struct magazine *m;
+	aspace_hpa_t got[LOCAL_MAX];
+	unsigned n = 0;
+	int r = 0;
 
 	pthread_mutex_lock(&depot.lock);
-	m = depot.full;
-	if (m)
-		depot.full = m->next;
+	depot_put(l->freed, l->nfreed);
+	l->nfreed = 0;
+	if (refill) {
+		n = depot_take(got, LOCAL_MAX);
+		if (!n && !(r = depot_grow(l)))
+			n = depot_take(got, LOCAL_MAX);
+	}
 	pthread_mutex_unlock(&depot.lock);
-	return m;
+	if (refill) {
+		/* Lowest on top. */
+		for (unsigned i = 0; i < n; i++)
+			l->f[n - 1 - i] = got[i];
+		l->n = n;
+	}
+	return r;
 }
 
-/* Thread exit: whatever the thread holds goes to the depot. */
+/* Thread exit: whatever the thread holds goes back to the depot. */
 static void local_exit(void *arg)
 {
 	struct local *l = arg;
 
 	/* A later call on this thread registers (and comes here) again. */
 	l->registered = false;
-	if (l->nfreed)
-		depot_put(l->freed, l->nfreed);
+	pthread_mutex_lock(&depot.lock);
+	depot_put(l->f, l->n);
+	depot_put(l->freed, l->nfreed);
+	pthread_mutex_unlock(&depot.lock);
+	l->n = 0;
 	l->nfreed = 0;
-	do {
-		while (l->n < MAG_FRAMES + 1 && l->carve < l->carve_end) {
-			l->f[l->n++] = l->carve;
-			l->carve += FRAME;
-		}
-		if (l->n)
-			depot_put(l->f, l->n);
-		l->n = 0;
-	} while (l->carve < l->carve_end);
 }
 
 /* Without the key, frames would be stranded in exited threads. */
@@ -234,48 +264,8 @@ static struct local *local_get(void)
  */
 static void local_put(struct local *l)
 {
-	if (!l->registered)
+	if (!l->registered && (l->n || l->nfreed))
 		local_exit(l);
-}
-
-/*
- * Restock the empty stack: from the current chunk, a magazine from the
- * depot, this thread's own frees, or a new chunk, in that order.
- */
-static int local_refill(struct local *l)
-{
-	struct magazine *m;
-	unsigned take;
-
-	if (l->carve == l->carve_end) {
-		m = depot_get();
-		if (m) {
-			memcpy(l->f, m->f, m->n * sizeof(m->f[0]));
-			l->n = m->n;
-			l->f[l->n++] = (uintptr_t)m;
-			return 0;
-		}
-		if (l->nfreed) {
-			sort_desc(l->freed, l->nfreed);
-			memcpy(l->f, l->freed, l->nfreed * sizeof(l->f[0]));
-			l->n = l->nfreed;
-			l->nfreed = 0;
-			return 0;
-		}
-		m = mallocx(CHUNK, MALLOCX_ALIGN(CHUNK) | l->arena_flags);
-		if (!m)
-			return -ENOMEM;
-		l->carve = (uintptr_t)m;
-		l->carve_end = l->carve + CHUNK;
-	}
-	take = (unsigned)((l->carve_end - l->carve) / FRAME);
-	if (take > MAG_FRAMES + 1)
-		take = MAG_FRAMES + 1;
-	l->n = take;
-	for (unsigned i = 0; i < take; i++)
-		l->f[i] = l->carve + (uint64_t)(take - 1 - i) * FRAME;
-	l->carve += (uint64_t)take * FRAME;
-	return 0;
 }
 
 static int host_alloc_batch(void *ctx, size_t size, aspace_hpa_t *hpa,
@@ -296,7 +286,7 @@ static int host_alloc_batch(void *ctx, size_t size, aspace_hpa_t *hpa,
 		return (int)got;
 	}
 	while (got < n) {
-		if (!l->n && local_refill(l))
+		if (!l->n && local_flush(l, true))
 			break;
 		hpa[got++] = l->f[--l->n];
 	}
@@ -319,10 +309,8 @@ static void host_free(void *ctx, aspace_hpa_t hpa, size_t size)
 		return;
 	}
 	l->freed[l->nfreed++] = hpa;
-	if (l->nfreed == MAG_FRAMES + 1) {
-		depot_put(l->freed, l->nfreed);
-		l->nfreed = 0;
-	}
+	if (l->nfreed == LOCAL_MAX)
+		local_flush(l, false);
 	local_put(l);
 }
 

@@ -19,7 +19,7 @@
  * No frame may be handed out twice at once or be changed while out, and
  * frames of exited threads must be reused: the distinct frames ever
  * handed out stay within the peak outstanding plus what live threads may
- * hold. Frames freed in random order come back in ascending runs.
+ * hold. Frames freed in random order come back lowest first.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -462,11 +462,12 @@ static void check_host_pool(void)
 		untag(h, P.shared[--P.nshared]);
 	T_EXPECT(P.nout == 0, "host HAL: %zu frames still out", P.nout);
 	/*
-	 * A thread holds at most two magazines' worth and the rest of a 2 MiB
-	 * chunk; anything beyond (with slack for the main thread) would be
-	 * frames stranded in threads that exited.
+	 * The pool adds a 2 MiB chunk only when no free frame is left outside
+	 * the threads, each of which holds at most 2 x 256 frames; frames
+	 * beyond that (with slack for the main thread) would be frames
+	 * stranded in threads that exited.
 	 */
-	bound = P.peak + (THREADS + 2) * 3 * 512;
+	bound = P.peak + (THREADS + 2) * 512;
 	T_EXPECT(P.nseen <= bound,
 		 "host HAL: %zu distinct frames for a peak of %zu out: "
 		 "frames of exited threads not reused (bound %zu)",
@@ -475,7 +476,7 @@ static void check_host_pool(void)
 	free(P.seen);
 }
 
-/* Frames freed in random order come back in ascending runs. */
+/* Frames freed in random order come back lowest first. */
 static void check_host_order(void)
 {
 	const struct aspace_hal *h = aspace_host_hal();
@@ -498,7 +499,7 @@ static void check_host_order(void)
 		T_ASSERT(!h->alloc(h->ctx, PAGE, &v[i]), "alloc");
 		descents += i && v[i] < v[i - 1];
 	}
-	/* A run per magazine (511 frames), chunk and stack at most. */
+	/* Ascending, but for the stack the thread held before the frees. */
 	T_EXPECT(descents <= n / 128,
 		 "host HAL: %u descents in %u frames freed in random order",
 		 descents, n);
