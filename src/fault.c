@@ -162,6 +162,18 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 }
 
 /*
+ * pt_install's last step, where the lookup found the empty entry in a leaf
+ * table already: the common case needs no second walk. The table stays
+ * linked while the caller's read section (or as->lock) lasts (I4).
+ */
+static int leaf_install(pte_t *p, pte_t leaf)
+{
+	if (pte_cas(p, 0, leaf))
+		return 0;
+	return pte_load(p) == PTE_FROZEN ? -EAGAIN : -EEXIST;
+}
+
+/*
  * Resolve a fault the area allows. Caller holds the RCU read lock (vCPU)
  * or as->lock (control path), and topped the cache up.
  */
@@ -171,6 +183,7 @@ int fault_resolve_access(struct aspace *as, struct frame_cache *c,
 {
 	struct pt_lookup l;
 	aspace_hpa_t hpa;
+	pte_t leaf;
 	int r;
 
 	r = pt_lookup(as, gpa, &l);
@@ -190,8 +203,12 @@ int fault_resolve_access(struct aspace *as, struct frame_cache *c,
 	}
 	hpa = cache_pop(c);
 	frame_zero(as, hpa, ASPACE_PAGE_SIZE);
-	r = pt_install(as, c, cnt, ALIGN_DOWN(gpa, ASPACE_PAGE_SIZE), 0,
-		       pte_mk_leaf(&as->fmt, hpa, 0, a->flags));
+	leaf = pte_mk_leaf(&as->fmt, hpa, 0, a->flags);
+	if (l.level == 0)
+		r = leaf_install(l.ptep, leaf);
+	else
+		r = pt_install(as, c, cnt, ALIGN_DOWN(gpa, ASPACE_PAGE_SIZE), 0,
+			       leaf);
 	if (r == 0) {
 		CNT_ADD(cnt, leaves[0], 1);
 		CNT_ADD(cnt, data_bytes, ASPACE_PAGE_SIZE);

@@ -8,11 +8,17 @@
  * walks, so the walk never calls the allocator.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
+/*
+ * Out of line, so that the compiler does not expand a constant-size memset
+ * in place: frames are zeroed by libc's memset, as the fault benchmark's
+ * floor zeroes them, so that the two compare the same zeroing.
+ */
 void frame_zero(struct aspace *as, aspace_hpa_t hpa, size_t size)
 {
 	memset(pt_va(as, hpa), 0, size);
@@ -24,48 +30,68 @@ void cache_init(struct frame_cache *c, unsigned batch)
 	c->batch = MIN(MAX(batch, 1u), CACHE_4K_MAX / 2);
 }
 
-/* Make sure need frames are at hand; refill a whole batch when short. */
 /*
- * The counts are written by the cache's owner only, but read by
- * aspace_stats from other threads: relaxed atomic stores (plain moves).
+ * Up to n frames of one size onto the stack v (popped from the end), in
+ * one HAL call where it can. The frame the HAL handed out first goes on
+ * top: allocators hand frames out in address order, and zeroing pages in
+ * ascending order is much faster than in descending order.
  */
-static inline void set_n(unsigned *n, unsigned v)
+static size_t hal_alloc_n(struct aspace *as, size_t size, aspace_hpa_t *v,
+			  size_t n)
 {
-	__atomic_store_n(n, v, __ATOMIC_RELAXED);
+	size_t got = 0;
+
+	if (as->hal.alloc_batch) {
+		while (got < n) {
+			unsigned ask = (unsigned)MIN(n - got, UINT_MAX);
+			int r = as->hal.alloc_batch(as->hal.ctx, size, &v[got],
+						    ask);
+
+			if (r <= 0)
+				break;
+			got += MIN((unsigned)r, ask);
+			if ((unsigned)r < ask)
+				break;
+		}
+	} else {
+		while (got < n && !as->hal.alloc(as->hal.ctx, size, &v[got]))
+			got++;
+	}
+	for (size_t i = 0; i < got / 2; i++) {
+		aspace_hpa_t t = v[i];
+
+		v[i] = v[got - 1 - i];
+		v[got - 1 - i] = t;
+	}
+	return got;
 }
 
-int cache_topup(struct aspace *as, struct frame_cache *c, unsigned need)
+/*
+ * cache_topup's slow path: fewer than need frames at hand. Take a whole
+ * batch (more if need asks for it), so that the HAL is called once per
+ * batch faults. Frames a short HAL did hand out stay in the cache.
+ */
+int cache_refill(struct aspace *as, struct frame_cache *c, unsigned need)
 {
-	unsigned want = MAX(need, c->batch);
+	unsigned want = MIN(MAX(need, c->n4k + c->batch), CACHE_4K_MAX);
 
-	while (c->n4k < want) {
-		aspace_hpa_t hpa;
-
-		if (as->hal.alloc(as->hal.ctx, ASPACE_PAGE_SIZE, &hpa))
-			return c->n4k >= need ? 0 : -ENOMEM;
-		c->f4k[c->n4k] = hpa;
-		set_n(&c->n4k, c->n4k + 1);
-	}
-	return 0;
+	cache_set_n(&c->n4k, c->n4k + (unsigned)hal_alloc_n(
+					      as, ASPACE_PAGE_SIZE,
+					      &c->f4k[c->n4k], want - c->n4k));
+	return c->n4k >= need ? 0 : -ENOMEM;
 }
 
 /* Give frames back to the HAL until at most keep are left (2 MiB: 0). */
 void cache_drain(struct aspace *as, struct frame_cache *c, unsigned keep)
 {
 	while (c->n4k > keep) {
-		set_n(&c->n4k, c->n4k - 1);
+		cache_set_n(&c->n4k, c->n4k - 1);
 		as->hal.free(as->hal.ctx, c->f4k[c->n4k], ASPACE_PAGE_SIZE);
 	}
 	while (c->n2m > 0 && keep == 0) {
-		set_n(&c->n2m, c->n2m - 1);
+		cache_set_n(&c->n2m, c->n2m - 1);
 		as->hal.free(as->hal.ctx, c->f2m[c->n2m], ASPACE_BLOCK_2M);
 	}
-}
-
-aspace_hpa_t cache_pop(struct frame_cache *c)
-{
-	set_n(&c->n4k, c->n4k - 1);
-	return c->f4k[c->n4k];
 }
 
 void cache_push(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
@@ -73,13 +99,13 @@ void cache_push(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
 	if (c->n4k == CACHE_4K_MAX)
 		cache_drain(as, c, CACHE_4K_MAX - c->batch);
 	c->f4k[c->n4k] = hpa;
-	set_n(&c->n4k, c->n4k + 1);
+	cache_set_n(&c->n4k, c->n4k + 1);
 }
 
 int cache_pop_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t *hpa)
 {
 	if (c->n2m) {
-		set_n(&c->n2m, c->n2m - 1);
+		cache_set_n(&c->n2m, c->n2m - 1);
 		*hpa = c->f2m[c->n2m];
 		return 0;
 	}
@@ -92,7 +118,7 @@ void cache_push_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
 		as->hal.free(as->hal.ctx, hpa, ASPACE_BLOCK_2M);
 	} else {
 		c->f2m[c->n2m] = hpa;
-		set_n(&c->n2m, c->n2m + 1);
+		cache_set_n(&c->n2m, c->n2m + 1);
 	}
 }
 
@@ -108,12 +134,11 @@ int stack_reserve(struct aspace *as, struct frame_stack *s, size_t n,
 		s->v = v;
 		s->cap = n;
 	}
-	while (s->n < n) {
-		if (as->hal.alloc(as->hal.ctx, size, &s->v[s->n])) {
-			stack_release(as, s, size);
-			return -ENOMEM;
-		}
-		s->n++;
+	if (s->n < n)
+		s->n += hal_alloc_n(as, size, &s->v[s->n], n - s->n);
+	if (s->n < n) {
+		stack_release(as, s, size);
+		return -ENOMEM;
 	}
 	return 0;
 }

@@ -373,9 +373,31 @@ static inline int pt_lookup(struct aspace *as, aspace_gpa_t gpa,
 
 /* frames.c */
 void cache_init(struct frame_cache *c, unsigned batch);
-int cache_topup(struct aspace *as, struct frame_cache *c, unsigned need);
+int cache_refill(struct aspace *as, struct frame_cache *c, unsigned need);
 void cache_drain(struct aspace *as, struct frame_cache *c, unsigned keep);
-aspace_hpa_t cache_pop(struct frame_cache *c);
+
+/*
+ * The counts are written by the cache's owner only, but read by
+ * aspace_stats from other threads: relaxed atomic stores (plain moves).
+ */
+static inline void cache_set_n(unsigned *n, unsigned v)
+{
+	__atomic_store_n(n, v, __ATOMIC_RELAXED);
+}
+
+/* Make sure need 4 KiB frames are at hand (inline: every fault asks). */
+static inline int cache_topup(struct aspace *as, struct frame_cache *c,
+			      unsigned need)
+{
+	return c->n4k >= need ? 0 : cache_refill(as, c, need);
+}
+
+static inline aspace_hpa_t cache_pop(struct frame_cache *c)
+{
+	cache_set_n(&c->n4k, c->n4k - 1);
+	return c->f4k[c->n4k];
+}
+
 void cache_push(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa);
 int cache_pop_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t *hpa);
 void cache_push_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa);

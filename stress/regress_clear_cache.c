@@ -50,6 +50,7 @@ int main(void)
 	hal = *host;
 	hal.alloc = count_alloc;
 	hal.free = count_free;
+	hal.alloc_batch = NULL; /* else batches bypass count_alloc */
 	hal.phys_to_virt = p2v;
 	hal.direct_map = false;
 	if (aspace_create(&cfg, &as))

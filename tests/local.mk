@@ -58,3 +58,10 @@ tests_test_areas_fan2_SOURCES = tests/test_areas.c src/area.c
 tests_test_areas_fan2_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) \
 	-DAREA_FANOUT_SHIFT=1 -DTEST_NAME='"test_areas_fan2"'
 tests_test_areas_fan2_LDADD = $(TEST_LIBS)
+
+# The optional alloc_batch HAL hook (library side, short batches) and the
+# built-in host HAL's per-thread frame pools.
+check_PROGRAMS += tests/test_alloc_batch
+TESTS += tests/test_alloc_batch
+tests_test_alloc_batch_SOURCES = tests/test_alloc_batch.c
+tests_test_alloc_batch_LDADD = $(TEST_LIBS)

@@ -32,7 +32,8 @@ static void *p2v(void *c, aspace_hpa_t h)
 {
 	return (void *)h;
 }
-static struct aspace_hal hal = {c_alloc, c_free, p2v, NULL, NULL, false, 0};
+static struct aspace_hal hal = {
+	.alloc = c_alloc, .free = c_free, .phys_to_virt = p2v};
 #define CHECK(x)                                                               \
 	do {                                                                   \
 		if (!(x)) {                                                    \

@@ -107,9 +107,25 @@ struct aspace_hal {
 	/* If true, phys_to_virt(hpa) == (void *)(hpa + direct_map_offset). */
 	bool direct_map;
 	uintptr_t direct_map_offset;
+	/*
+	 * Optional (NULL: alloc is called n times). Up to n frames of one
+	 * size, as alloc makes them, into hpa[0..n) in the order n calls to
+	 * alloc would return them (they are used in that order); returns how
+	 * many (0..n). Fewer than n means the HAL ran short: the library
+	 * keeps or frees the ones it got. A vCPU refills its frame cache
+	 * (cache_batch frames) with one call. Each frame is freed on its own
+	 * with free. A HAL that wraps another by copying its struct must set
+	 * or clear this member along with alloc.
+	 */
+	int (*alloc_batch)(void *ctx, size_t size, aspace_hpa_t *hpa,
+			   unsigned n);
 };
 
-/* The built-in host HAL: jemalloc memory, hpa == host virtual address. */
+/*
+ * The built-in host HAL: hpa == host virtual address. 4 KiB frames come
+ * from a per-thread pool carved from 2 MiB chunks and kept for reuse (a
+ * frame may be freed by any thread); other sizes from jemalloc.
+ */
 ASPACE_API const struct aspace_hal *aspace_host_hal(void);
 
 /* RCU flavour of an address space; see aspace_vcpu_quiescent(). */
