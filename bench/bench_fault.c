@@ -22,14 +22,17 @@
 
 #define FAULT_GPA (64 * GiB)
 #define FAULT_AREA (256 * MiB)
+/* The cache-resident variant: frames and tables fit the 32 MiB L3. */
+#define FAULT_AREA_L3 (16 * MiB)
 #define POPULATE_SIZE (64 * MiB)
 
 struct fault_case {
 	const struct bench_format *fmt;
 	bool big; /* 2 MiB frames (else a platform with 4 KiB leaves only) */
-	bool control; /* aspace_handle_fault under the mutex */
-	bool same;    /* every thread faults the same pages */
-	bool wall;    /* timed by the run's wall clock (thread scaling) */
+	bool control;  /* aspace_handle_fault under the mutex */
+	bool same;     /* every thread faults the same pages */
+	bool wall;     /* timed by the run's wall clock (thread scaling) */
+	uint64_t area; /* bytes faulted per round (the floor: zeroed) */
 	struct bench_shared shared;
 };
 
@@ -42,6 +45,7 @@ struct fault_case {
  */
 struct fault_fixture {
 	struct aspace *as;
+	uint64_t area;
 	pthread_barrier_t round;
 	uint64_t start_ns;  /* the current round started */
 	uint64_t finish_ns; /* its last thread finished (a maximum) */
@@ -53,10 +57,10 @@ static uint64_t fault_step(const struct fault_case *c)
 	return c->big ? ASPACE_BLOCK_2M : ASPACE_PAGE_SIZE;
 }
 
-static int map_area(struct aspace *as)
+static int map_area(struct aspace *as, uint64_t area)
 {
-	return aspace_map_alloc(as, FAULT_GPA, FAULT_AREA,
-				ASPACE_READ | ASPACE_WRITE, false);
+	return aspace_map_alloc(as, FAULT_GPA, area, ASPACE_READ | ASPACE_WRITE,
+				false);
 }
 
 static void *fault_setup(void *arg, int threads)
@@ -70,7 +74,8 @@ static void *fault_setup(void *arg, int threads)
 		free(fx);
 		return NULL;
 	}
-	if (map_area(fx->as)) {
+	fx->area = c->area;
+	if (map_area(fx->as, fx->area)) {
 		aspace_destroy(fx->as);
 		free(fx);
 		return NULL;
@@ -117,9 +122,9 @@ static int next_round(struct fault_fixture *fx, gb_state *st, bool timed)
 	if (gb_thread_index(st) == 0) {
 		if (timed)
 			fx->wall_ns += fx->finish_ns - fx->start_ns;
-		rc = aspace_unmap(fx->as, FAULT_GPA, FAULT_AREA);
+		rc = aspace_unmap(fx->as, FAULT_GPA, fx->area);
 		if (!rc)
-			rc = map_area(fx->as);
+			rc = map_area(fx->as, fx->area);
 		fx->start_ns = bench_now_ns();
 	}
 	pthread_barrier_wait(&fx->round);
@@ -200,7 +205,7 @@ static void bm_fault(gb_state *st, void *arg)
 	struct fault_case *c = arg;
 	struct fault_fixture *fx = bench_shared_get(&c->shared, fault_setup, c,
 						    gb_thread_count(st));
-	uint64_t pages = FAULT_AREA / fault_step(c);
+	uint64_t pages = c->area / fault_step(c);
 	uint64_t per_round = c->same ? pages : pages / gb_thread_count(st);
 	uint64_t first = c->same ? 0 : per_round * gb_thread_index(st);
 	uint64_t k = 0, n, host_faults;
@@ -295,7 +300,7 @@ static void bm_fault_floor(gb_state *st, void *arg)
 {
 	const struct fault_case *c = arg;
 	uint64_t step = fault_step(c), top = 0, n;
-	uint64_t nframes = POOL_SIZE / step / (uint64_t)gb_thread_count(st);
+	uint64_t nframes = c->area / step / (uint64_t)gb_thread_count(st);
 	uint64_t host_faults;
 	char *base = pool_get(), **frames;
 
@@ -368,6 +373,7 @@ static struct fault_case *new_case(const struct bench_format *fmt, bool big,
 				 .big = big,
 				 .control = control,
 				 .same = same,
+				 .area = FAULT_AREA,
 				 .shared = BENCH_SHARED_INIT};
 	return c;
 }
@@ -424,13 +430,17 @@ void bench_register_fault_scaling(int reps)
 	 * The floor at 1..8 threads, each zeroing its own share of the pool:
 	 * how far the zeroing alone scales (memory bandwidth, shared caches).
 	 */
-	floor = bench_register(bm_fault_floor,
-			       new_case(ept4, false, false, false),
-			       "scale_floor/4k");
-	gb_use_real_time(floor);
-	for (int t = 1; t <= 8; t *= 2)
-		gb_threads(floor, t);
-	repeat(floor, reps);
+	for (int l3 = 0; l3 <= 1; l3++) {
+		struct fault_case *c = new_case(ept4, false, false, false);
+
+		c->area = l3 ? FAULT_AREA_L3 : FAULT_AREA;
+		floor = bench_register(bm_fault_floor, c, "scale_floor/4k%s",
+				       l3 ? "_l3" : "");
+		gb_use_real_time(floor);
+		for (int t = 1; t <= 8; t *= 2)
+			gb_threads(floor, t);
+		repeat(floor, reps);
+	}
 	for (int same = 0; same <= 1; same++)
 		for (int control = 0; control <= 1; control++) {
 			struct fault_case *c =
@@ -447,4 +457,25 @@ void bench_register_fault_scaling(int reps)
 				gb_threads(b, t);
 			repeat(b, same ? 1 : reps);
 		}
+	/*
+	 * Disjoint faults again on 16 MiB rounds, whose recycled frames and
+	 * tables stay in the L3: the zeroing is no longer bound by memory
+	 * bandwidth, which on small machines does not grow with a second
+	 * thread (see scale_floor/4k), so this shows what the fault path
+	 * itself scales to. Compare with scale_floor/4k_l3.
+	 */
+	for (int control = 0; control <= 1; control++) {
+		struct fault_case *c = new_case(ept4, false, control, false);
+		gb_bench *b;
+
+		c->wall = true;
+		c->area = FAULT_AREA_L3;
+		b = bench_register(bm_fault, c,
+				   "scale_fault/EPT4/disjoint_l3/%s",
+				   control ? "mutex" : "lockfree");
+		gb_use_manual_time(b);
+		for (int t = 1; t <= 8; t *= 2)
+			gb_threads(b, t);
+		repeat(b, reps);
+	}
 }
