@@ -125,7 +125,10 @@ def main():
         [("lock-free_disjoint", "scale_fault/EPT4/disjoint/lockfree"),
          ("mutex_disjoint", "scale_fault/EPT4/disjoint/mutex"),
          ("lock-free_same_pages", "scale_fault/EPT4/same/lockfree"),
-         ("mutex_same_pages", "scale_fault/EPT4/same/mutex")],
+         ("mutex_same_pages", "scale_fault/EPT4/same/mutex"),
+         ("floor_zeroing", "scale_floor/4k"),
+         ("lock-free_L3_rounds", "scale_fault/EPT4/disjoint_l3/lockfree"),
+         ("floor_L3_rounds", "scale_floor/4k_l3")],
         "Lazy 4 KiB faults, EPT4: vCPU path vs global mutex")
     script += scaling_plot(
         records, data, out, "translate",
