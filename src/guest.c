@@ -41,9 +41,9 @@ xlate_fill(aspace_gpa_t gpa, const struct pt_lookup *l, const struct area *a,
 }
 
 /*
- * Everything off the fast path below: a HAL without a direct map, a
- * frozen entry (a block mid-split: wait for it), a vCPU whose area cache
- * does not cover gpa. Entered inside the read-side section; leaves it.
+ * Off the fast path below: a HAL without a direct map, or a frozen entry
+ * (a block mid-split: wait for it). Entered inside the read-side section;
+ * leaves it.
  */
 static __attribute__((noinline, cold)) int
 vcpu_translate_slow(struct aspace_vcpu *v, aspace_gpa_t gpa,
@@ -63,6 +63,28 @@ vcpu_translate_slow(struct aspace_vcpu *v, aspace_gpa_t gpa,
 			xlate_fill(gpa, &l, a, out, as->fmt.bits);
 		else
 			r = -ENOENT;
+	}
+	rcu_unlock(as);
+	return r;
+}
+
+/*
+ * The fast path's walk found a leaf but the vCPU's area cache does not
+ * cover gpa: look the area up. Entered inside the read-side section;
+ * leaves it.
+ */
+static __attribute__((noinline)) int
+vcpu_translate_area(struct aspace_vcpu *v, aspace_gpa_t gpa,
+		    struct aspace_xlate *out, pte_t pte, unsigned level)
+{
+	struct aspace *as = v->as;
+	const struct area *a = vcpu_area(v, gpa);
+	const struct pt_lookup l = {.pte = pte, .level = level};
+	int r = -ENOENT; /* a leaf outside any area: a map in progress */
+
+	if (a) {
+		xlate_fill(gpa, &l, a, out, as->fmt.bits);
+		r = 0;
 	}
 	rcu_unlock(as);
 	return r;
@@ -96,7 +118,7 @@ vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
 		a = v->last_area;
 		if (caa_unlikely(!a || v->last_gen != set->gen ||
 				 gpa < a->start || gpa >= a->end))
-			return vcpu_translate_slow(v, gpa, out);
+			return vcpu_translate_area(v, gpa, out, l.pte, l.level);
 		xlate_fill(gpa, &l, a, out, k);
 	}
 	rcu_unlock(as);
