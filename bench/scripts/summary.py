@@ -266,6 +266,8 @@ def area_info(rep):
     for n in (10, 100, 1000, 10000, 100000):
         rep.info("areas:%d" % n, rep.ns("areas/EPT4/translate/areas:%d" % n),
                  "ns")
+        rep.info("areas:%d, latency chain" % n,
+                 rep.ns("areas/EPT4/translate_chain/areas:%d" % n), "ns")
 
 
 def peer_figures(rep):
