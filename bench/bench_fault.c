@@ -303,10 +303,12 @@ static void pool_free(void)
 static void pool_init(void)
 {
 	void *p = mmap(NULL, POOL_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		return;
+	/* As the host HAL's chunks: huge pages where the kernel has them. */
+	madvise(p, POOL_SIZE, MADV_HUGEPAGE);
 	memset(p, 1, POOL_SIZE);
 	pool = p;
 	bench_at_end(pool_free);

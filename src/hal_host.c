@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <jemalloc/jemalloc.h>
 
@@ -174,6 +175,9 @@ static int depot_grow(struct local *l)
 
 	if (!m)
 		return -ENOMEM;
+	/* One host TLB entry per chunk where the kernel has THP to give:
+	 * zeroing page after page then takes no host page walks. */
+	madvise(m, CHUNK, MADV_HUGEPAGE);
 	if (depot.n == depot.cap) {
 		size_t cap = depot.cap ? 2 * depot.cap : 64;
 		struct chunk *v = realloc(depot.v, cap * sizeof(*v));
