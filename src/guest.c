@@ -41,37 +41,8 @@ xlate_fill(aspace_gpa_t gpa, const struct pt_lookup *l, const struct area *a,
 }
 
 /*
- * Off the fast path below: a HAL without a direct map, or a frozen entry
- * (a block mid-split: wait for it). Entered inside the read-side section;
- * leaves it.
- */
-static __attribute__((noinline, cold)) int
-vcpu_translate_slow(struct aspace_vcpu *v, aspace_gpa_t gpa,
-		    struct aspace_xlate *out)
-{
-	struct aspace *as = v->as;
-	struct pt_lookup l;
-	const struct area *a;
-	int r;
-
-	r = lookup_stable(as, gpa, &l, as->fmt.bits);
-	if (r == 0) {
-		/* A leaf outside any area belongs to a map still in progress.
-		 */
-		a = vcpu_area(v, gpa);
-		if (a)
-			xlate_fill(gpa, &l, a, out, as->fmt.bits);
-		else
-			r = -ENOENT;
-	}
-	rcu_unlock(as);
-	return r;
-}
-
-/*
- * The fast path's walk found a leaf but the vCPU's area cache does not
- * cover gpa: look the area up. Entered inside the read-side section;
- * leaves it.
+ * A walk found a leaf; the vCPU's area cache may not cover gpa: look the
+ * area up and fill in. Entered inside the read-side section; leaves it.
  */
 static __attribute__((noinline)) int
 vcpu_translate_area(struct aspace_vcpu *v, aspace_gpa_t gpa,
@@ -91,6 +62,26 @@ vcpu_translate_area(struct aspace_vcpu *v, aspace_gpa_t gpa,
 }
 
 /*
+ * Off the fast path below: a HAL without a direct map, or a frozen entry
+ * (a block mid-split: wait for it). Entered inside the read-side section;
+ * leaves it.
+ */
+static __attribute__((noinline, cold)) int
+vcpu_translate_slow(struct aspace_vcpu *v, aspace_gpa_t gpa,
+		    struct aspace_xlate *out)
+{
+	struct aspace *as = v->as;
+	struct pt_lookup l;
+	int r;
+
+	r = lookup_stable(as, gpa, &l, as->fmt.bits);
+	if (r == 0)
+		return vcpu_translate_area(v, gpa, out, l.pte, l.level);
+	rcu_unlock(as);
+	return r;
+}
+
+/*
  * The fast path: a direct-mapped walk and the area this vCPU found last.
  * Anything else is a tail call to the slow path, so that no call is made
  * with state live and the fast path saves few registers.
@@ -100,7 +91,6 @@ vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
 	       struct aspace_xlate *out, const struct pt_bits k)
 {
 	struct aspace *as = v->as;
-	const struct area_set *set;
 	const struct area *a;
 	struct pt_lookup l;
 	int r;
@@ -114,10 +104,8 @@ vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
 	if (caa_unlikely(r == -EAGAIN))
 		return vcpu_translate_slow(v, gpa, out);
 	if (r == 0) {
-		set = areas_get(as);
-		a = v->last_area;
-		if (caa_unlikely(!a || v->last_gen != set->gen ||
-				 gpa < a->start || gpa >= a->end))
+		a = vcpu_area_cached(v, areas_get(as), gpa);
+		if (caa_unlikely(!a))
 			return vcpu_translate_area(v, gpa, out, l.pte, l.level);
 		xlate_fill(gpa, &l, a, out, k);
 	}

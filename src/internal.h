@@ -286,13 +286,7 @@ static inline pte_t *pt_table(struct aspace *as, pte_t pte)
 	return pt_va(as, pte_addr(&as->fmt, pte));
 }
 
-/*
- * Walk gpa from the root to its leaf, lock-free: 0 with the leaf, -ENOENT
- * at the empty entry, -EAGAIN at a frozen one. Always inline: with a
- * constant k (guest.c instantiates translate per format family) the entry
- * tests fold to immediates; pt_lookup passes the format's own bits. A
- * true direct promises as->direct (checked by the caller).
- */
+/* The table a table entry points to; direct promises as->direct. */
 static inline __attribute__((always_inline)) pte_t *
 pt_next_table(struct aspace *as, pte_t pte, const struct pt_bits k,
 	      const bool direct)
@@ -324,8 +318,9 @@ pt_next_table(struct aspace *as, pte_t pte, const struct pt_bits k,
  * Walk gpa from the root to its leaf, lock-free: 0 with the leaf, -ENOENT
  * at the empty entry, -EAGAIN at a frozen one. Always inline: with a
  * constant k (guest.c instantiates translate per format family) the entry
- * tests fold to immediates; pt_lookup passes the format's own bits. The
- * levels are unrolled, entered at the root's (at most 5: 57-bit GPAs).
+ * tests fold to immediates; pt_lookup passes the format's own bits. A
+ * true direct promises as->direct (checked by the caller). The levels are
+ * unrolled, entered at the root's (at most 5: 57-bit GPAs).
  */
 static inline __attribute__((always_inline)) int
 pt_lookup_bits(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *out,
@@ -488,13 +483,25 @@ void pt_unshare_area(struct aspace *as, const struct area *a);
 /* fault.c */
 
 /* The area at gpa for a vCPU, cached while the set's generation holds. */
+/* The area this vCPU found last, if it is still published and holds gpa. */
+static inline const struct area *vcpu_area_cached(struct aspace_vcpu *v,
+						  const struct area_set *set,
+						  aspace_gpa_t gpa)
+{
+	const struct area *a = v->last_area;
+
+	if (a && v->last_gen == set->gen && gpa >= a->start && gpa < a->end)
+		return a;
+	return NULL;
+}
+
 static inline const struct area *vcpu_area(struct aspace_vcpu *v,
 					   aspace_gpa_t gpa)
 {
 	const struct area_set *set = areas_get(v->as);
-	const struct area *a = v->last_area;
+	const struct area *a = vcpu_area_cached(v, set, gpa);
 
-	if (a && v->last_gen == set->gen && gpa >= a->start && gpa < a->end)
+	if (a)
 		return a;
 	a = area_find(set, gpa);
 	if (a) {
