@@ -50,6 +50,17 @@ static void fill(struct aspace *as, uint64_t g, size_t n, int v)
 	CHECK(aspace_write(as, g, b, n) == 0);
 	free(b);
 }
+/* A 64 GiB space of format fmt on the counting test HAL. */
+static struct aspace_config test_config(int fmt)
+{
+	return (struct aspace_config){.format = fmt,
+				      .base = 0,
+				      .size = 1ull << 36,
+				      .gpa_bits =
+					      fmt == ASPACE_FMT_S2_4K ? 40 : 0,
+				      .hal = &hal};
+}
+
 static int check(struct aspace *as, uint64_t g, size_t n, int v)
 {
 	char *b = malloc(n);
@@ -67,13 +78,7 @@ static int test_cow(void)
 	int fmts[] = {ASPACE_FMT_EPT4, ASPACE_FMT_S2_4K, ASPACE_FMT_SV39X4};
 	for (int f = 0; f < 3; f++)
 		for (int order = 0; order < 2; order++) {
-			struct aspace_config cfg = {
-				.format = fmts[f],
-				.base = 0,
-				.size = 1ull << 36,
-				.gpa_bits =
-					fmts[f] == ASPACE_FMT_S2_4K ? 40 : 0,
-				.hal = &hal};
+			struct aspace_config cfg = test_config(fmts[f]);
 			struct aspace *p, *c;
 			struct aspace_xlate x;
 			struct aspace_stats st;
@@ -150,13 +155,7 @@ static int test_share(void)
 	int fmts[] = {ASPACE_FMT_EPT4, ASPACE_FMT_S2_4K, ASPACE_FMT_SV57X4};
 	for (int f = 0; f < 3; f++)
 		for (int order = 0; order < 2; order++) {
-			struct aspace_config cfg = {
-				.format = fmts[f],
-				.base = 0,
-				.size = 1ull << 36,
-				.gpa_bits =
-					fmts[f] == ASPACE_FMT_S2_4K ? 40 : 0,
-				.hal = &hal};
+			struct aspace_config cfg = test_config(fmts[f]);
 			struct aspace *a, *b, *c;
 			struct aspace_xlate x;
 			CHECK(aspace_create(&cfg, &a) == 0);
