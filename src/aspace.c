@@ -834,6 +834,7 @@ struct aspace_vcpu *aspace_vcpu_attach(struct aspace *as)
 	as_lock(as);
 	cds_list_add(&v->node, &as->vcpus);
 	as->nvcpus++;
+	as_readers_add(as, 1);
 	as_unlock(as);
 	return v;
 }
@@ -854,6 +855,7 @@ void aspace_vcpu_detach(struct aspace_vcpu *v)
 	as_lock(as);
 	cds_list_del(&v->node);
 	as->nvcpus--;
+	as_readers_add(as, -1);
 	counters_add(&as->retired, &v->cnt);
 	as_unlock(as);
 	cache_drain(as, &v->cache, 0);

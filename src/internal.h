@@ -25,8 +25,11 @@
  *       leaf it installed is seen (and fixed) by the control path's walk.
  *  (I5) Table pages and data frames leave the tables, then the flush hook
  *       runs, then a grace period passes, then they return to the HAL.
- *       Grace periods are waited for synchronously by the control path
- *       (and skipped when no vCPU is attached: then there are no readers).
+ *       Grace periods are waited for synchronously by the control path.
+ *       A data frame may be read through another space of the family
+ *       (clone, share_from) by a vCPU that looked its leaf up there before
+ *       that leaf changed, so the wait covers the vCPUs of every space in
+ *       the family; it is skipped when none is attached (no readers).
  */
 #ifndef ASPACE_INTERNAL_H
 #define ASPACE_INTERNAL_H
@@ -203,6 +206,15 @@ struct frame_family {
 	struct frame_family *next; /* registry */
 	struct aspace_hal hal;
 	unsigned users;
+	/*
+	 * vCPUs attached to any space of the family, per RCU flavour. Data
+	 * frames move between the family's spaces (clone, share_from), so a
+	 * frame one space frees may still be read by another space's vCPU
+	 * that looked a leaf up before it changed: every grace period waits
+	 * for the readers of the whole family, not of one space (I5).
+	 */
+	unsigned readers[2];
+	int tsan_gp; /* ThreadSanitizer: happens-before across grace periods */
 	struct {
 		pthread_mutex_t lock;
 		struct hpa_map map;
@@ -249,7 +261,6 @@ struct aspace {
 	struct fault_handler *old_handlers; /* freed at destroy */
 	struct area_set
 		*retired_sets; /* replaced, freed at the next grace period */
-	int tsan_gp; /* ThreadSanitizer: happens-before across grace periods */
 };
 
 struct aspace_vcpu {
@@ -441,6 +452,7 @@ void as_backoff(struct aspace *as);
 int as_thread_register(enum aspace_rcu rcu);
 void as_thread_unregister(enum aspace_rcu rcu);
 void as_tsan_acquire(struct aspace *as);
+void as_readers_add(struct aspace *as, int n);
 
 /* walk.c: the control-path operation context */
 struct flush_batch {

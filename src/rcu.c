@@ -66,27 +66,40 @@ void as_backoff(struct aspace *as)
 void as_tsan_acquire(struct aspace *as)
 {
 #ifdef ASPACE_TSAN
-	__tsan_acquire(&as->tsan_gp);
+	__tsan_acquire(&as->fam->tsan_gp);
+#else
+	(void)as;
 #endif
+}
+
+/* A vCPU of as attached (n = 1) or detached (n = -1). */
+void as_readers_add(struct aspace *as, int n)
+{
+	__atomic_add_fetch(&as->fam->readers[as->rcu], (unsigned)n,
+			   __ATOMIC_SEQ_CST);
 }
 
 /*
  * Wait until every reader that may see the old state is gone, then free
  * the area sets replaced since the last grace period. Called under
- * as->lock. Without attached vCPUs there are no readers: control-path
+ * as->lock. The readers are the vCPUs of every space in the family (I5),
+ * of either flavour; without any there is nobody to wait for: control-path
  * readers hold as->lock themselves.
  */
 void as_grace_period(struct aspace *as)
 {
 	struct area_set *set = as->retired_sets;
+	bool memb = __atomic_load_n(&as->fam->readers[ASPACE_RCU_MEMB],
+				    __ATOMIC_SEQ_CST) != 0;
+	bool qsbr = __atomic_load_n(&as->fam->readers[ASPACE_RCU_QSBR],
+				    __ATOMIC_SEQ_CST) != 0;
 
-	if (as->nvcpus) {
-		if (as->rcu == ASPACE_RCU_MEMB)
-			urcu_memb_synchronize_rcu();
-		else
-			urcu_qsbr_synchronize_rcu();
+	if (memb)
+		urcu_memb_synchronize_rcu();
+	if (qsbr)
+		urcu_qsbr_synchronize_rcu();
+	if (memb || qsbr)
 		as_tsan_acquire(as);
-	}
 	as->retired_sets = NULL;
 	while (set) {
 		struct area_set *next = set->retired_next;

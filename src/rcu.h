@@ -31,7 +31,7 @@ static inline void rcu_unlock(struct aspace *as)
 {
 #ifdef ASPACE_TSAN
 	/* Everything this reader did happens before the grace period ends. */
-	__tsan_release(&as->tsan_gp);
+	__tsan_release(&as->fam->tsan_gp);
 #endif
 	if (as->rcu == ASPACE_RCU_MEMB)
 		urcu_memb_read_unlock();

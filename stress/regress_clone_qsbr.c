@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "regress.h"
+
 static struct aspace *as;
 static atomic_int armed, go;
 
@@ -44,17 +46,6 @@ static void *vcpu(void *arg)
 	return NULL;
 }
 
-static void hung(int sig)
-{
-	static const char msg[] = "FAIL: aspace_clone and aspace_vcpu_write "
-				  "deadlocked (QSBR)\n";
-
-	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct aspace_hal hal = *aspace_host_hal();
@@ -69,8 +60,9 @@ int main(void)
 	if (aspace_create(&cfg, &as) ||
 	    aspace_map_alloc(as, 0, 0x4000, ASPACE_READ | ASPACE_WRITE, true))
 		return 99;
-	signal(SIGALRM, hung);
-	alarm(10);
+	regress_watchdog("FAIL: aspace_clone and aspace_vcpu_write "
+			 "deadlocked (QSBR)\n",
+			 10);
 	pthread_create(&t, NULL, vcpu, NULL);
 	usleep(10000);
 	atomic_store(&armed, 1);

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "regress.h"
+
 static struct aspace *as;
 static atomic_int attached;
 
@@ -47,17 +49,6 @@ static void *control(void *arg)
 	return NULL;
 }
 
-static void hung(int sig)
-{
-	static const char msg[] = "FAIL: aspace_vcpu_detach and aspace_unmap "
-				  "deadlocked (QSBR)\n";
-
-	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct aspace_config cfg = {.format = ASPACE_FMT_EPT4,
@@ -68,8 +59,9 @@ int main(void)
 	if (aspace_create(&cfg, &as) ||
 	    aspace_map_alloc(as, 0, 2 << 20, ASPACE_READ, false))
 		return 99;
-	signal(SIGALRM, hung);
-	alarm(10);
+	regress_watchdog("FAIL: aspace_vcpu_detach and aspace_unmap "
+			 "deadlocked (QSBR)\n",
+			 10);
 	pthread_create(&a, NULL, vcpu, NULL);
 	while (!atomic_load(&attached))
 		;
