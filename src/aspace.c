@@ -108,6 +108,7 @@ int aspace_create(const struct aspace_config *cfg, struct aspace **out)
 	as->direct = as->hal.direct_map;
 	as->dm_offset = as->hal.direct_map_offset;
 	as->rcu = cfg->rcu;
+	as->xlate = xlate_path_for(as);
 	as->base = cfg->base;
 	as->last = cfg->base + cfg->size - 1;
 	as->root_size = ASPACE_PAGE_SIZE << as->fmt.root_order;
@@ -829,6 +830,7 @@ struct aspace_vcpu *aspace_vcpu_attach(struct aspace *as)
 	}
 	memset(v, 0, sizeof(*v));
 	v->as = as;
+	v->last_gen = UINT64_MAX; /* no area cached */
 	cache_init(&v->cache, as->cfg.cache_batch ? as->cfg.cache_batch : 32);
 	as_thread_register(as->rcu);
 	as_lock(as);

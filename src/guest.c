@@ -40,6 +40,11 @@ xlate_fill(aspace_gpa_t gpa, const struct pt_lookup *l, const struct area *a,
 	out->area_size = a->end - a->start;
 }
 
+static inline bool in_window(const struct aspace *as, aspace_gpa_t gpa)
+{
+	return gpa >= as->base && gpa <= as->last;
+}
+
 /*
  * A walk found a leaf; the vCPU's area cache may not cover gpa: look the
  * area up and fill in. Entered inside the read-side section; leaves it.
@@ -51,7 +56,9 @@ vcpu_translate_area(struct aspace_vcpu *v, aspace_gpa_t gpa,
 	struct aspace *as = v->as;
 	const struct area *a = vcpu_area(v, gpa);
 	const struct pt_lookup l = {.pte = pte, .level = level};
-	int r = -ENOENT; /* a leaf outside any area: a map in progress */
+	/* A leaf outside any area: a map in progress, or gpa outside the
+	 * window (where the walk's masked root index landed in it). */
+	int r = in_window(as, gpa) ? -ENOENT : -EINVAL;
 
 	if (a) {
 		xlate_fill(gpa, &l, a, out, as->fmt.bits);
@@ -72,89 +79,129 @@ vcpu_translate_slow(struct aspace_vcpu *v, aspace_gpa_t gpa,
 {
 	struct aspace *as = v->as;
 	struct pt_lookup l;
-	int r;
+	int r = -EINVAL;
 
-	r = lookup_stable(as, gpa, &l, as->fmt.bits);
-	if (r == 0)
-		return vcpu_translate_area(v, gpa, out, l.pte, l.level);
-	rcu_unlock(as);
-	return r;
-}
-
-/*
- * The fast path: a direct-mapped walk and the area this vCPU found last.
- * Anything else is a tail call to the slow path, so that no call is made
- * with state live and the fast path saves few registers.
- */
-static inline __attribute__((always_inline)) int
-vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
-	       struct aspace_xlate *out, const struct pt_bits k)
-{
-	struct aspace *as = v->as;
-	const struct area *a;
-	struct pt_lookup l;
-	int r;
-
-	if (gpa < as->base || gpa > as->last)
-		return -EINVAL;
-	rcu_lock(as);
-	if (caa_unlikely(!as->direct))
-		return vcpu_translate_slow(v, gpa, out);
-	r = pt_lookup_bits(as, gpa, &l, k, true);
-	if (caa_unlikely(r == -EAGAIN))
-		return vcpu_translate_slow(v, gpa, out);
-	if (r == 0) {
-		a = vcpu_area_cached(v, areas_get(as), gpa);
-		if (caa_unlikely(!a))
+	if (in_window(as, gpa)) {
+		r = lookup_stable(as, gpa, &l, as->fmt.bits);
+		if (r == 0)
 			return vcpu_translate_area(v, gpa, out, l.pte, l.level);
-		xlate_fill(gpa, &l, a, out, k);
 	}
 	rcu_unlock(as);
 	return r;
 }
 
 /*
- * The vCPU translate is the hottest call: one dispatch on the format
- * family, then a walk and decode with that family's entry bits as
- * constants (arch/x86/ept.h, arch/arm64/stage2.h, arch/riscv/gstage.h)
- * rather than masks loaded from as->fmt at every test. One function per
- * family, so each saves only the registers it uses.
+ * The fast path: a direct-mapped walk and the area this vCPU found last.
+ * Anything else is a tail call to a slower path, so that no call is made
+ * with state live and the fast path saves few registers.
+ *
+ * The window check waits for the outcome: the root index is masked, so a
+ * GPA outside the window walks some entry in bounds, and its leaf is then
+ * in no area (areas lie inside the window), which the area paths see.
  */
-static __attribute__((noinline)) int
-translate_ept(struct aspace_vcpu *v, aspace_gpa_t gpa, struct aspace_xlate *out)
+static inline __attribute__((always_inline)) int
+vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
+	       struct aspace_xlate *out, const struct pt_bits k,
+	       const enum aspace_rcu rcu)
 {
-	return vcpu_translate(v, gpa, out, (struct pt_bits)EPT_PT_BITS);
+	struct aspace *as = v->as;
+	const struct area *a;
+	struct pt_lookup l;
+	int r;
+
+	rcu_lock_flavour(rcu);
+	r = pt_lookup_bits(as, gpa, &l, k, true);
+	if (caa_unlikely(r == -EAGAIN))
+		return vcpu_translate_slow(v, gpa, out);
+	if (caa_likely(r == 0)) {
+		a = vcpu_area_cached(v, areas_get(as), gpa);
+		if (caa_unlikely(!a))
+			return vcpu_translate_area(v, gpa, out, l.pte, l.level);
+		xlate_fill(gpa, &l, a, out, k);
+	} else if (!in_window(as, gpa)) {
+		r = -EINVAL;
+	}
+	rcu_unlock_flavour(as, rcu);
+	return r;
 }
 
-static __attribute__((noinline)) int
-translate_s2(struct aspace_vcpu *v, aspace_gpa_t gpa, struct aspace_xlate *out)
+/*
+ * The vCPU translate is the hottest call: one dispatch on the format
+ * family and RCU flavour, then a walk and decode with that family's entry
+ * bits as constants (arch/x86/ept.h, arch/arm64/stage2.h,
+ * arch/riscv/gstage.h) rather than masks loaded from as->fmt at every
+ * test. One function per variant, so each saves only the registers it
+ * uses.
+ */
+#define XLATE_VARIANT(name, rcu, ...)                                          \
+	static __attribute__((noinline)) int name(struct aspace_vcpu *v,       \
+						  aspace_gpa_t gpa,            \
+						  struct aspace_xlate *out)    \
+	{                                                                      \
+		return vcpu_translate(v, gpa, out,                             \
+				      (struct pt_bits)__VA_ARGS__, rcu);       \
+	}
+
+XLATE_VARIANT(translate_ept_memb, ASPACE_RCU_MEMB, EPT_PT_BITS)
+XLATE_VARIANT(translate_ept_qsbr, ASPACE_RCU_QSBR, EPT_PT_BITS)
+XLATE_VARIANT(translate_s2_memb, ASPACE_RCU_MEMB, S2_PT_BITS)
+XLATE_VARIANT(translate_s2_qsbr, ASPACE_RCU_QSBR, S2_PT_BITS)
+XLATE_VARIANT(translate_gstage_memb, ASPACE_RCU_MEMB, GSTAGE_PT_BITS(false))
+XLATE_VARIANT(translate_gstage_qsbr, ASPACE_RCU_QSBR, GSTAGE_PT_BITS(false))
+XLATE_VARIANT(translate_pbmt_memb, ASPACE_RCU_MEMB, GSTAGE_PT_BITS(true))
+XLATE_VARIANT(translate_pbmt_qsbr, ASPACE_RCU_QSBR, GSTAGE_PT_BITS(true))
+
+/* Any format and HAL: the format's bits read from as->fmt. */
+static __attribute__((noinline)) int translate_generic(struct aspace_vcpu *v,
+						       aspace_gpa_t gpa,
+						       struct aspace_xlate *out)
 {
-	return vcpu_translate(v, gpa, out, (struct pt_bits)S2_PT_BITS);
+	rcu_lock(v->as);
+	return vcpu_translate_slow(v, gpa, out);
 }
 
-static __attribute__((noinline)) int translate_gstage(struct aspace_vcpu *v,
-						      aspace_gpa_t gpa,
-						      struct aspace_xlate *out)
+uint8_t xlate_path_for(const struct aspace *as)
 {
-	struct pt_bits k = GSTAGE_PT_BITS;
+	bool qsbr = as->rcu == ASPACE_RCU_QSBR;
 
-	if (!v->as->fmt.bits.mt_encoded)
-		return vcpu_translate(v, gpa, out, k);
-	k.mt_encoded = true; /* Svpbmt */
-	return vcpu_translate(v, gpa, out, k);
+	if (!as->direct)
+		return XLATE_GENERIC;
+	switch (as->fmt.id) {
+	case ASPACE_FMT_EPT4:
+	case ASPACE_FMT_EPT5:
+		return qsbr ? XLATE_EPT_QSBR : XLATE_EPT_MEMB;
+	case ASPACE_FMT_S2_4K:
+		return qsbr ? XLATE_S2_QSBR : XLATE_S2_MEMB;
+	default:
+		if (as->fmt.bits.mt_encoded) /* Svpbmt */
+			return qsbr ? XLATE_GSTAGE_PBMT_QSBR
+				    : XLATE_GSTAGE_PBMT_MEMB;
+		return qsbr ? XLATE_GSTAGE_QSBR : XLATE_GSTAGE_MEMB;
+	}
 }
 
 int aspace_vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
 			  struct aspace_xlate *out)
 {
-	switch (v->as->fmt.id) {
-	case ASPACE_FMT_EPT4:
-	case ASPACE_FMT_EPT5:
-		return translate_ept(v, gpa, out);
-	case ASPACE_FMT_S2_4K:
-		return translate_s2(v, gpa, out);
+	switch ((enum xlate_path)v->as->xlate) {
+	case XLATE_EPT_MEMB:
+		return translate_ept_memb(v, gpa, out);
+	case XLATE_EPT_QSBR:
+		return translate_ept_qsbr(v, gpa, out);
+	case XLATE_S2_MEMB:
+		return translate_s2_memb(v, gpa, out);
+	case XLATE_S2_QSBR:
+		return translate_s2_qsbr(v, gpa, out);
+	case XLATE_GSTAGE_MEMB:
+		return translate_gstage_memb(v, gpa, out);
+	case XLATE_GSTAGE_QSBR:
+		return translate_gstage_qsbr(v, gpa, out);
+	case XLATE_GSTAGE_PBMT_MEMB:
+		return translate_pbmt_memb(v, gpa, out);
+	case XLATE_GSTAGE_PBMT_QSBR:
+		return translate_pbmt_qsbr(v, gpa, out);
 	default:
-		return translate_gstage(v, gpa, out);
+		return translate_generic(v, gpa, out);
 	}
 }
 

@@ -223,6 +223,23 @@ struct frame_family {
 	struct hpa_map huge;
 };
 
+/*
+ * Which specialisation of aspace_vcpu_translate serves an address space:
+ * the format family's entry bits and the RCU flavour as constants, chosen
+ * once at create (guest.c). XLATE_GENERIC serves HALs without a direct map.
+ */
+enum xlate_path {
+	XLATE_GENERIC,
+	XLATE_EPT_MEMB,
+	XLATE_EPT_QSBR,
+	XLATE_S2_MEMB,
+	XLATE_S2_QSBR,
+	XLATE_GSTAGE_MEMB,
+	XLATE_GSTAGE_QSBR,
+	XLATE_GSTAGE_PBMT_MEMB, /* Svpbmt: the entry carries the memory type */
+	XLATE_GSTAGE_PBMT_QSBR,
+};
+
 struct aspace {
 	/*
 	 * Hot, read-mostly: what translate and the fault path read, packed
@@ -232,6 +249,7 @@ struct aspace {
 	void *root_va;
 	uintptr_t dm_offset;
 	bool direct;
+	uint8_t xlate; /* enum xlate_path */
 	enum aspace_rcu rcu;
 	aspace_gpa_t base, last; /* window [base, last] */
 	struct area_set *areas;	 /* RCU-published */
@@ -265,8 +283,8 @@ struct aspace {
 
 struct aspace_vcpu {
 	struct aspace *as;
-	const struct area
-		*last_area; /* lookup cache, valid while gen matches */
+	/* Lookup cache, valid while gen matches (starts never matching). */
+	const struct area *last_area;
 	uint64_t last_gen;
 	struct counters cnt;
 	struct frame_cache cache;
@@ -502,7 +520,8 @@ static inline const struct area *vcpu_area_cached(struct aspace_vcpu *v,
 {
 	const struct area *a = v->last_area;
 
-	if (a && v->last_gen == set->gen && gpa >= a->start && gpa < a->end)
+	/* last_gen matches no set before last_area is first set. */
+	if (v->last_gen == set->gen && gpa >= a->start && gpa < a->end)
 		return a;
 	return NULL;
 }
@@ -536,5 +555,8 @@ static inline int fault_resolve(struct aspace *as, struct frame_cache *cache,
 
 /* aspace.c */
 bool flags_valid(unsigned flags);
+
+/* guest.c: the translate specialisation for as (fmt, hal, rcu set). */
+uint8_t xlate_path_for(const struct aspace *as);
 
 #endif

@@ -12,15 +12,16 @@
 
 /* Places in the test layout; addresses are sym + off. */
 enum sym {
-	ABS,   /* off itself */
-	WBASE, /* window base */
-	WEND,  /* window end */
-	LIN,   /* linear RW area, 2 MiB, 2 MiB leaf */
-	ALLOC, /* lazy RW area, 6 MiB, the first 4 MiB faulted */
-	POP,   /* populated R area, 64 KiB */
-	DEV,   /* linear DEVICE area, 64 KiB */
-	GAP,   /* nothing mapped */
-	LINHPA /* host memory of LIN (for hpa) */
+	ABS,	/* off itself */
+	WBASE,	/* window base */
+	WEND,	/* window end */
+	LIN,	/* linear RW area, 2 MiB, 2 MiB leaf */
+	ALLOC,	/* lazy RW area, 6 MiB, the first 4 MiB faulted */
+	POP,	/* populated R area, 64 KiB */
+	DEV,	/* linear DEVICE area, 64 KiB */
+	GAP,	/* nothing mapped */
+	LINHPA, /* host memory of LIN (for hpa) */
+	ALIAS	/* LIN + 2^gpa_bits: outside, but the same table indices */
 };
 
 #define LIN_OFF 0
@@ -181,6 +182,12 @@ static const struct bad_case cases[] = {
 	     0, 0, EINVAL),
 	CASE("translate: 2^64 - 4 KiB", TRANSLATE, ABS, -(int64_t)PAGE, 0, 0,
 	     EINVAL),
+	CASE("translate: alias of a 2 MiB leaf", TRANSLATE, ALIAS, 0, 0, 0,
+	     EINVAL),
+	CASE("translate: alias of a 4 KiB leaf", TRANSLATE, ALIAS,
+	     (int64_t)(ALLOC_OFF + 4 * PAGE), 0, 0, EINVAL),
+	CASE("translate: alias of a hole", TRANSLATE, ALIAS,
+	     (int64_t)(ALLOC_OFF + 5 * MIB), 0, 0, EINVAL),
 	CASE("translate: a gap", TRANSLATE, GAP, 0, 0, 0, ENOENT),
 	CASE("translate: unfaulted lazy page", TRANSLATE, ALLOC,
 	     (int64_t)(5 * MIB), 0, 0, ENOENT),
@@ -220,6 +227,7 @@ static bool verbose;
 struct layout {
 	aspace_gpa_t base, end;
 	aspace_hpa_t lin_hpa;
+	uint64_t gpa_limit; /* 2^gpa_bits */
 };
 
 static uint64_t resolve(const struct layout *l, enum sym s, int64_t off)
@@ -238,16 +246,19 @@ static uint64_t resolve(const struct layout *l, enum sym s, int64_t off)
 		return l->end + off;
 	case LINHPA:
 		return l->lin_hpa + off;
+	case ALIAS:
+		return l->gpa_limit + l->base + LIN_OFF + off;
 	default:
 		return l->base + area_off[s] + off;
 	}
 }
 
-static void build_layout(struct t_as *t, struct layout *l)
+static void build_layout(struct t_as *t, unsigned gpa_bits, struct layout *l)
 {
 	struct aspace *as = t->as;
 	int ret = 0;
 
+	l->gpa_limit = 1ull << gpa_bits;
 	l->base = t->cfg.base;
 	l->end = t->cfg.base + t->cfg.size;
 	l->lin_hpa = test_hal_linear_base(t->hal);
@@ -264,12 +275,33 @@ static void build_layout(struct t_as *t, struct layout *l)
 	T_ASSERT(!ret, "building the layout failed");
 }
 
+/*
+ * aspace_translate, and aspace_vcpu_translate on a vCPU whose area cache
+ * holds LIN (as after a translate there): both must give the same answer.
+ */
+static int translate_both(struct t_as *t, const struct layout *l,
+			  aspace_gpa_t gpa)
+{
+	struct aspace_vcpu *v = aspace_vcpu_attach(t->as);
+	struct aspace_xlate x;
+	int ret, vret;
+
+	T_ASSERT(v, "vcpu_attach");
+	T_EXPECT(!aspace_vcpu_translate(v, l->base + LIN_OFF, &x),
+		 "vcpu translate of LIN");
+	ret = aspace_translate(t->as, gpa, &x);
+	vret = aspace_vcpu_translate(v, gpa, &x);
+	T_EXPECT(vret == ret, "%#llx: vcpu translate %d, translate %d",
+		 (unsigned long long)gpa, vret, ret);
+	aspace_vcpu_detach(v);
+	return ret;
+}
+
 static int call(struct t_as *t, const struct layout *l,
 		const struct bad_case *c)
 {
 	static uint8_t buf[4 * PAGE];
 	struct iovec iov[8];
-	struct aspace_xlate x;
 	aspace_gpa_t gpa = resolve(l, c->gs, c->goff);
 	uint64_t size = c->wrap ? (0 - gpa) + c->size : c->size;
 
@@ -287,7 +319,7 @@ static int call(struct t_as *t, const struct layout *l,
 	case FAULT:
 		return aspace_handle_fault(t->as, gpa, c->flags);
 	case TRANSLATE:
-		return aspace_translate(t->as, gpa, &x);
+		return translate_both(t, l, gpa);
 	case IOV:
 		return aspace_guest_iov(t->as, gpa, size, iov, c->n);
 	case READ:
@@ -301,6 +333,7 @@ static int call(struct t_as *t, const struct layout *l,
 static void run_cases(const struct t_fmt *f, aspace_gpa_t base, uint64_t size,
 		      bool direct)
 {
+	unsigned width = t_fmt_width(f->fmt, f->gpa_bits);
 	struct t_as t;
 	struct t_as_opts o = {.fmt = *f, .base = base, .size = size};
 	struct layout l;
@@ -311,7 +344,7 @@ static void run_cases(const struct t_fmt *f, aspace_gpa_t base, uint64_t size,
 	o.platform.svpbmt = t_fmt_riscv(f->fmt);
 	o.hal.direct_map = direct;
 	t_as_create(&t, &o);
-	build_layout(&t, &l);
+	build_layout(&t, width, &l);
 	for (enum sym s = LIN; s <= GAP; s++) {
 		probes[np++] = resolve(&l, s, 0);
 		probes[np++] = resolve(&l, s, -(int64_t)PAGE);
@@ -338,7 +371,7 @@ static void run_cases(const struct t_fmt *f, aspace_gpa_t base, uint64_t size,
 			/* Start the next case from the intact layout. */
 			t_as_destroy(&t);
 			t_as_create(&t, &o);
-			build_layout(&t, &l);
+			build_layout(&t, width, &l);
 		}
 		t_snapshot_free(&before);
 		t_snapshot_free(&after);
@@ -425,10 +458,12 @@ int main(int argc, char **argv)
 		uint64_t size =
 			t_chance(75) ? 16 * GIB : (1ull << width) - base;
 
-		run_cases(&fmts[i], base, size, t_chance(50));
+		/* Both translate paths: a HAL with a direct map or without */
+		for (int direct = 0; direct <= 1; direct++)
+			run_cases(&fmts[i], base, size, direct);
 	}
 	run_create_cases();
-	snprintf(what, sizeof(what), "%zu calls x 4 formats, create cases",
-		 ncases);
+	snprintf(what, sizeof(what),
+		 "%zu calls x 4 formats x 2 HALs, create cases", ncases);
 	return t_finish("test_bad_input", what);
 }

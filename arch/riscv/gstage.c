@@ -51,8 +51,7 @@ int gstage_format_init(struct pt_format *f, const struct aspace_config *cfg)
 		break;
 	}
 	f->gpa_bits = (uint8_t)(PT_LEVEL_SHIFT(f->levels - 1u) + 11u);
-	f->bits = (struct pt_bits)GSTAGE_PT_BITS;
-	f->bits.mt_encoded = svpbmt;
+	f->bits = (struct pt_bits)GSTAGE_PT_BITS(svpbmt);
 	f->root_order = 2;
 	f->hpa_limit = 1ull << hpa_bits;
 	f->table_bits = RV_V; /* non-leaf: V only; A, D, U reserved */

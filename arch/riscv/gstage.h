@@ -18,16 +18,16 @@
 #define RV_PBMT_IO 2ull
 
 /*
- * The walk and decode bits (struct pt_bits) of G-stage tables; whether
- * PBMT is decoded (mt_encoded) depends on the platform's Svpbmt.
+ * The walk and decode bits (struct pt_bits) of G-stage tables; svpbmt:
+ * whether the entry's PBMT field is decoded (the platform has Svpbmt).
  */
-#define GSTAGE_PT_BITS                                                         \
+#define GSTAGE_PT_BITS(svpbmt)                                                 \
 	{                                                                      \
 		.present_mask = RV_V, .table_mask = RV_R | RV_W | RV_X,        \
 		.table_val = 0, .oa_mask = ((1ull << 44) - 1) << RV_PPN_SHIFT, \
 		.oa_shift = 2, /* PPN at bit 10: (pte & ppn) << 2 */           \
 			.r_shift = 1, .w_shift = 2, .x_shift = 3,              \
-		.x_inverted = false, .mt_encoded = false,                      \
+		.x_inverted = false, .mt_encoded = (svpbmt),                   \
 		.mt_shift = RV_PBMT_SHIFT, .mt_mask = 3,                       \
 		.mt_device = RV_PBMT_IO, .mt_uncached = RV_PBMT_NC,            \
 	}
