@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #define FAULT_GPA (64 * GiB)
 #define FAULT_AREA (256 * MiB)
@@ -34,6 +37,7 @@ struct fault_case {
 	bool same;     /* every thread faults the same pages */
 	bool wall;     /* timed by the run's wall clock (thread scaling) */
 	uint64_t area; /* bytes faulted per round (the floor: zeroed) */
+	enum aspace_zero zero; /* how frames are zeroed (and the floor's) */
 	struct bench_shared shared;
 };
 
@@ -72,7 +76,7 @@ static void *fault_setup(void *arg, int threads)
 
 	if (!fx)
 		return NULL;
-	if (bench_create(c->fmt, !c->big, &fx->as)) {
+	if (bench_create_zero(c->fmt, !c->big, c->zero, &fx->as)) {
 		free(fx);
 		return NULL;
 	}
@@ -323,6 +327,32 @@ static char *pool_get(void)
 	return pool;
 }
 
+/*
+ * Zeroing as the library does it in mode c->zero (ASPACE_ZERO_AUTO:
+ * streaming from 2 MiB up), written independently of it: libc's memset,
+ * or SSE2 non-temporal stores and a fence.
+ */
+static bool floor_streams(const struct fault_case *c)
+{
+	return c->zero == ASPACE_ZERO_STREAM ||
+	       (c->zero == ASPACE_ZERO_AUTO && c->big);
+}
+
+static void floor_zero(char *frame, uint64_t size, bool stream)
+{
+	if (!stream) {
+		memset(frame, 0, size);
+		return;
+	}
+#if defined(__x86_64__)
+	for (char *p = frame; p < frame + size; p += 16)
+		_mm_stream_si128((__m128i *)(void *)p, _mm_setzero_si128());
+	_mm_sfence();
+#else
+	memset(frame, 0, size);
+#endif
+}
+
 static void bm_fault_floor(gb_state *st, void *arg)
 {
 	const struct fault_case *c = arg;
@@ -330,6 +360,7 @@ static void bm_fault_floor(gb_state *st, void *arg)
 	uint64_t nframes = c->area / step / (uint64_t)gb_thread_count(st);
 	uint64_t host_faults;
 	char *base = pool_get(), **frames;
+	bool stream = floor_streams(c);
 
 	frames = malloc(nframes * sizeof(*frames));
 	if (!base || !frames) {
@@ -352,7 +383,7 @@ static void bm_fault_floor(gb_state *st, void *arg)
 			if (top == 0)
 				top = nframes; /* the frames came back */
 			frame = frames[--top];
-			memset(frame, 0, step);
+			floor_zero(frame, step, stream);
 			gb_clobber_memory();
 		}
 	gb_set_items_processed(st, (int64_t)gb_iterations(st));
@@ -411,6 +442,13 @@ static void repeat(gb_bench *b, int reps)
 		gb_display_aggregates_only(gb_repetitions(b, reps));
 }
 
+/* A case zeroing its frames with non-temporal stores. */
+static struct fault_case *stream_case(struct fault_case *c)
+{
+	c->zero = ASPACE_ZERO_STREAM;
+	return c;
+}
+
 void bench_register_fault(int reps)
 {
 	const struct bench_format *ept4 = bench_format_by_name("EPT4");
@@ -424,6 +462,10 @@ void bench_register_fault(int reps)
 				      "fault/%s/4k", fmt->name),
 		       fmt == ept4 ? reps : 1);
 	}
+	repeat(bench_register(bm_fault,
+			      stream_case(new_case(ept4, false, false, false)),
+			      "fault/EPT4/4k_stream"),
+	       reps);
 	for (unsigned i = 0; i < 3; i++) {
 		const struct bench_format *fmt =
 			bench_format_by_name(big_formats[i]);
@@ -435,12 +477,38 @@ void bench_register_fault(int reps)
 			      new_case(ept4, false, false, false),
 			      "fault_floor/4k"),
 	       reps);
+	repeat(bench_register(bm_fault_floor,
+			      stream_case(new_case(ept4, false, false, false)),
+			      "fault_floor/4k_stream"),
+	       reps);
 	bench_register(bm_fault_floor, new_case(ept4, true, false, false),
 		       "fault_floor/2m");
 	for (int big = 0; big <= 1; big++)
 		gb_use_manual_time(bench_register(
 			bm_populate, new_case(ept4, big, false, false),
 			"populate/EPT4/%s", big ? "2m" : "4k"));
+}
+
+/* Disjoint faults at 1..8 threads (wall clock), lock-free and mutex. */
+static void register_disjoint(int reps, const char *variant, uint64_t area,
+			      enum aspace_zero zero)
+{
+	const struct bench_format *ept4 = bench_format_by_name("EPT4");
+
+	for (int control = 0; control <= 1; control++) {
+		struct fault_case *c = new_case(ept4, false, control, false);
+		gb_bench *b;
+
+		c->wall = true;
+		c->area = area;
+		c->zero = zero;
+		b = bench_register(bm_fault, c, "scale_fault/EPT4/%s/%s",
+				   variant, control ? "mutex" : "lockfree");
+		gb_use_manual_time(b);
+		for (int t = 1; t <= 8; t *= 2)
+			gb_threads(b, t);
+		repeat(b, reps);
+	}
 }
 
 /*
@@ -451,39 +519,45 @@ void bench_register_fault(int reps)
 void bench_register_fault_scaling(int reps)
 {
 	const struct bench_format *ept4 = bench_format_by_name("EPT4");
-	gb_bench *floor;
+	static const struct {
+		const char *suffix;
+		uint64_t area;
+		enum aspace_zero zero;
+	} floors[] = {
+		{"", FAULT_AREA, ASPACE_ZERO_AUTO},
+		{"_l3", FAULT_AREA_L3, ASPACE_ZERO_AUTO},
+		{"_stream", FAULT_AREA, ASPACE_ZERO_STREAM},
+	};
 
 	/*
 	 * The floor at 1..8 threads, each zeroing its own share of the pool:
 	 * how far the zeroing alone scales (memory bandwidth, shared caches).
 	 */
-	for (int l3 = 0; l3 <= 1; l3++) {
+	for (unsigned i = 0; i < 3; i++) {
 		struct fault_case *c = new_case(ept4, false, false, false);
+		gb_bench *floor;
 
-		c->area = l3 ? FAULT_AREA_L3 : FAULT_AREA;
+		c->area = floors[i].area;
+		c->zero = floors[i].zero;
 		floor = bench_register(bm_fault_floor, c, "scale_floor/4k%s",
-				       l3 ? "_l3" : "");
+				       floors[i].suffix);
 		gb_use_real_time(floor);
 		for (int t = 1; t <= 8; t *= 2)
 			gb_threads(floor, t);
 		repeat(floor, reps);
 	}
-	for (int same = 0; same <= 1; same++)
-		for (int control = 0; control <= 1; control++) {
-			struct fault_case *c =
-				new_case(ept4, false, control, same);
-			gb_bench *b;
+	register_disjoint(reps, "disjoint", FAULT_AREA, ASPACE_ZERO_AUTO);
+	for (int control = 0; control <= 1; control++) {
+		struct fault_case *c = new_case(ept4, false, control, true);
+		gb_bench *b;
 
-			c->wall = true;
-			b = bench_register(bm_fault, c,
-					   "scale_fault/EPT4/%s/%s",
-					   same ? "same" : "disjoint",
-					   control ? "mutex" : "lockfree");
-			gb_use_manual_time(b);
-			for (int t = 1; t <= 8; t *= 2)
-				gb_threads(b, t);
-			repeat(b, same ? 1 : reps);
-		}
+		c->wall = true;
+		b = bench_register(bm_fault, c, "scale_fault/EPT4/same/%s",
+				   control ? "mutex" : "lockfree");
+		gb_use_manual_time(b);
+		for (int t = 1; t <= 8; t *= 2)
+			gb_threads(b, t);
+	}
 	/*
 	 * Disjoint faults again on 16 MiB rounds, whose recycled frames and
 	 * tables stay in the L3: the zeroing is no longer bound by memory
@@ -491,18 +565,11 @@ void bench_register_fault_scaling(int reps)
 	 * thread (see scale_floor/4k), so this shows what the fault path
 	 * itself scales to. Compare with scale_floor/4k_l3.
 	 */
-	for (int control = 0; control <= 1; control++) {
-		struct fault_case *c = new_case(ept4, false, control, false);
-		gb_bench *b;
-
-		c->wall = true;
-		c->area = FAULT_AREA_L3;
-		b = bench_register(bm_fault, c,
-				   "scale_fault/EPT4/disjoint_l3/%s",
-				   control ? "mutex" : "lockfree");
-		gb_use_manual_time(b);
-		for (int t = 1; t <= 8; t *= 2)
-			gb_threads(b, t);
-		repeat(b, reps);
-	}
+	register_disjoint(reps, "disjoint_l3", FAULT_AREA_L3, ASPACE_ZERO_AUTO);
+	/*
+	 * And with streaming zeroing (ASPACE_ZERO_STREAM), which halves the
+	 * memory traffic of a fault: compare with scale_floor/4k_stream.
+	 */
+	register_disjoint(reps, "disjoint_stream", FAULT_AREA,
+			  ASPACE_ZERO_STREAM);
 }

@@ -33,6 +33,12 @@ const struct bench_format *bench_format_by_name(const char *name)
 int bench_create(const struct bench_format *f, bool leaves4k_only,
 		 struct aspace **out)
 {
+	return bench_create_zero(f, leaves4k_only, ASPACE_ZERO_AUTO, out);
+}
+
+int bench_create_zero(const struct bench_format *f, bool leaves4k_only,
+		      enum aspace_zero zero, struct aspace **out)
+{
 	struct aspace_config cfg = {
 		.format = f->format,
 		.base = 0,
@@ -41,6 +47,7 @@ int bench_create(const struct bench_format *f, bool leaves4k_only,
 		.platform = {.no_block_1g = leaves4k_only,
 			     .no_block_2m = leaves4k_only},
 		.rcu = ASPACE_RCU_MEMB,
+		.zero = zero,
 	};
 
 	return aspace_create(&cfg, out);

@@ -77,6 +77,8 @@ static int config_check(const struct aspace_config *cfg)
 		return -EINVAL;
 	if (cfg->rcu != ASPACE_RCU_MEMB && cfg->rcu != ASPACE_RCU_QSBR)
 		return -EINVAL;
+	if ((unsigned)cfg->zero > ASPACE_ZERO_STREAM)
+		return -EINVAL;
 	if (cfg->hal && (!cfg->hal->alloc || !cfg->hal->free ||
 			 (!cfg->hal->direct_map && !cfg->hal->phys_to_virt)))
 		return -EINVAL;
@@ -109,6 +111,9 @@ int aspace_create(const struct aspace_config *cfg, struct aspace **out)
 	as->dm_offset = as->hal.direct_map_offset;
 	as->rcu = cfg->rcu;
 	as->xlate = xlate_path_for(as);
+	as->stream_from = cfg->zero == ASPACE_ZERO_STREAM   ? ASPACE_PAGE_SIZE
+			  : cfg->zero == ASPACE_ZERO_CACHED ? UINT64_MAX
+							    : ASPACE_BLOCK_2M;
 	as->base = cfg->base;
 	as->last = cfg->base + cfg->size - 1;
 	as->root_size = ASPACE_PAGE_SIZE << as->fmt.root_order;

@@ -31,7 +31,7 @@ static int fault_2m(struct aspace *as, struct frame_cache *c,
 		return -EBUSY;
 	if (cache_pop_2m(as, c, &hpa))
 		return -EBUSY; /* no huge frame: 4 KiB will do */
-	frame_zero(as, hpa, ASPACE_BLOCK_2M);
+	data_zero(as, hpa, ASPACE_BLOCK_2M);
 	r = pt_install(as, c, cnt, blk, 1,
 		       pte_mk_leaf(&as->fmt, hpa, 1, a->flags));
 	if (r == 0) {
@@ -202,7 +202,7 @@ int fault_resolve_access(struct aspace *as, struct frame_cache *c,
 			return r;
 	}
 	hpa = cache_pop(c);
-	frame_zero(as, hpa, ASPACE_PAGE_SIZE);
+	data_zero(as, hpa, ASPACE_PAGE_SIZE);
 	leaf = pte_mk_leaf(&as->fmt, hpa, 0, a->flags);
 	if (l.level == 0)
 		r = leaf_install(l.ptep, leaf);

@@ -253,6 +253,7 @@ struct aspace {
 	enum aspace_rcu rcu;
 	aspace_gpa_t base, last; /* window [base, last] */
 	struct area_set *areas;	 /* RCU-published */
+	uint64_t stream_from; /* data frames this large are zeroed streaming */
 	struct pt_format fmt;
 	struct aspace_hal hal;
 
@@ -432,6 +433,7 @@ struct pt_op;
 void free_list_add(struct pt_op *op, aspace_hpa_t hpa, uint64_t size);
 void free_list_commit(struct pt_op *op);
 void frame_zero(struct aspace *as, aspace_hpa_t hpa, size_t size);
+void data_zero(struct aspace *as, aspace_hpa_t hpa, size_t size);
 int hpa_map_reserve(struct hpa_map *m, size_t more);
 uint32_t hpa_map_get(const struct hpa_map *m, aspace_hpa_t hpa);
 void hpa_map_set(struct hpa_map *m, aspace_hpa_t hpa, uint32_t count);

@@ -279,7 +279,8 @@ static bool offer_entry(struct run_builder *b, aspace_gpa_t lo, aspace_gpa_t hi,
 		piece.hpa = pte_addr(f, pte) + (lo & (size - 1));
 		piece.leaf_size = size;
 		piece.flags = pte_decode_flags(f, pte);
-		if (!f->bits.mt_encoded) /* the PMAs decide: report the intent */
+		/* Without encoded types the PMAs decide: report the intent. */
+		if (!f->bits.mt_encoded)
 			piece.flags |=
 				a->flags & (ASPACE_DEVICE | ASPACE_UNCACHED);
 	}
@@ -392,8 +393,9 @@ static void dump_header(struct aspace *as, FILE *f)
 		aspace_format_name(as->fmt.id), as->base, as->last + 1,
 		size_str(as->last - as->base + 1, ws, sizeof(ws)), as->root_hpa,
 		size_str(as->root_size, rs, sizeof(rs)), as->fmt.levels,
-		as->fmt.bits.mt_encoded ? ""
-				   : ", memory types from areas (PMAs decide)");
+		as->fmt.bits.mt_encoded
+			? ""
+			: ", memory types from areas (PMAs decide)");
 }
 
 /* The area at or after gpa, copied under the lock. */

@@ -184,7 +184,7 @@ static void map_leaf(struct pt_op *op, const struct map_args *m, pte_t *p,
 	assert(pte_load(p) == 0);
 	if (m->alloc) {
 		hpa = op_pop(level ? &op->data2m : &op->data4k);
-		frame_zero(as, hpa, size);
+		data_zero(as, hpa, size);
 		CNT_ADD(&as->ctl, data_bytes, size);
 	} else {
 		hpa = m->hpa_lo + (gpa - m->lo);
@@ -283,8 +283,8 @@ static pte_t *split_block(struct pt_op *op, pte_t *p, unsigned level,
 		old = base = pte_addr(f, pte);
 		if (alloc_frame && (pte & f->cow_bit))
 			base = block_private_copy(op, old, &copied);
-		pte_t keep =
-			pte & ~(f->bits.oa_mask | f->size_bits[0] | f->size_bits[1]);
+		pte_t keep = pte & ~(f->bits.oa_mask | f->size_bits[0] |
+				     f->size_bits[1]);
 		for (unsigned i = 0; i < PT_ENTRIES; i++)
 			child[i] = keep | pte_oa(f, base + i * csize) |
 				   f->size_bits[level - 1 > 0];

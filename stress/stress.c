@@ -229,6 +229,7 @@ static int setup_run(struct run *r, const struct fmt_cfg *f,
 	cfg->rcu = rcu;
 	cfg->hal = hal_get(rng_pct(&rng, 50));
 	cfg->cache_batch = batches[rng_below(&rng, 5)];
+	cfg->zero = (enum aspace_zero)rng_below(&rng, 3);
 	pick_platform(f, &rng, &cfg->platform);
 	r->nslots = NSMALL + NBIG;
 	r->slots = calloc(r->nslots, sizeof(*r->slots));
@@ -518,9 +519,10 @@ static void print_run(const struct run *r, const struct aspace_config *cfg,
 	uint64_t vops = v->xlate + v->fault + v->read + v->write + v->readback +
 			v->scan + v->outside;
 
-	printf("%-12s %5.1fs base=%#" PRIx64 " batch=%u %s%s%s%s vcpus=%u "
-	       "ctl=%u\n",
+	printf("%-12s %5.1fs base=%#" PRIx64 " batch=%u zero=%s %s%s%s%s "
+	       "vcpus=%u ctl=%u\n",
 	       r->name, secs, cfg->base, cfg->cache_batch,
+	       (const char *[]){"auto", "cached", "stream"}[cfg->zero],
 	       cfg->hal->direct_map ? "direct-map" : "phys_to_virt",
 	       cfg->platform.no_block_1g ? " no-1G" : "",
 	       cfg->platform.no_block_2m ? " no-2M" : "",

@@ -180,6 +180,7 @@ void t_as_create(struct t_as *t, const struct t_as_opts *o)
 	t->cfg.platform = o->platform;
 	t->cfg.cache_batch = o->cache_batch;
 	t->cfg.rcu = o->rcu;
+	t->cfg.zero = o->zero;
 	ret = aspace_create(&t->cfg, &t->as);
 	T_ASSERT(!ret, "aspace_create(%s, base %#llx size %#llx) = %d",
 		 t_fmt_name(&o->fmt), (unsigned long long)t->cfg.base,

@@ -90,6 +90,7 @@ struct t_as_opts {
 	struct test_hal_opts hal;
 	unsigned cache_batch;
 	enum aspace_rcu rcu;
+	enum aspace_zero zero;
 };
 
 /* Creates both (failing the test on errors) and initialises the walker. */

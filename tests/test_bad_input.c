@@ -388,30 +388,32 @@ static void run_create_cases(void)
 		unsigned gpa_bits;
 		aspace_gpa_t base;
 		uint64_t size;
+		unsigned zero;
 	} bad[] = {
-		{"format 0", 0, 0, 0, 1ull << 30},
-		{"format 99", 99, 0, 0, 1ull << 30},
-		{"S2 gpa_bits 31", ASPACE_FMT_S2_4K, 31, 0, 1ull << 30},
-		{"S2 gpa_bits 49", ASPACE_FMT_S2_4K, 49, 0, 1ull << 30},
-		{"S2 gpa_bits 0", ASPACE_FMT_S2_4K, 0, 0, 1ull << 30},
-		{"EPT4 gpa_bits 47", ASPACE_FMT_EPT4, 47, 0, 1ull << 30},
-		{"EPT4 gpa_bits 57", ASPACE_FMT_EPT4, 57, 0, 1ull << 30},
-		{"Sv39x4 gpa_bits 39", ASPACE_FMT_SV39X4, 39, 0, 1ull << 30},
+		{"format 0", 0, 0, 0, 1ull << 30, 0},
+		{"format 99", 99, 0, 0, 1ull << 30, 0},
+		{"S2 gpa_bits 31", ASPACE_FMT_S2_4K, 31, 0, 1ull << 30, 0},
+		{"S2 gpa_bits 49", ASPACE_FMT_S2_4K, 49, 0, 1ull << 30, 0},
+		{"S2 gpa_bits 0", ASPACE_FMT_S2_4K, 0, 0, 1ull << 30, 0},
+		{"EPT4 gpa_bits 47", ASPACE_FMT_EPT4, 47, 0, 1ull << 30, 0},
+		{"EPT4 gpa_bits 57", ASPACE_FMT_EPT4, 57, 0, 1ull << 30, 0},
+		{"Sv39x4 gpa_bits 39", ASPACE_FMT_SV39X4, 39, 0, 1ull << 30, 0},
 		{"EPT4 window past 2^48", ASPACE_FMT_EPT4, 0, 0,
-		 (1ull << 48) + PAGE},
+		 (1ull << 48) + PAGE, 0},
 		{"EPT4 window starts at 2^48", ASPACE_FMT_EPT4, 0, 1ull << 48,
-		 PAGE},
+		 PAGE, 0},
 		{"S2-40 window past 2^40", ASPACE_FMT_S2_4K, 40, 1ull << 39,
-		 (1ull << 39) + PAGE},
+		 (1ull << 39) + PAGE, 0},
 		{"Sv39x4 window past 2^41", ASPACE_FMT_SV39X4, 0, 1ull << 40,
-		 (1ull << 40) + GIB},
+		 (1ull << 40) + GIB, 0},
 		{"EPT5 window past 2^57", ASPACE_FMT_EPT5, 0,
-		 (1ull << 57) - GIB, 2 * GIB},
-		{"size 0", ASPACE_FMT_EPT4, 0, 0, 0},
-		{"window wraps", ASPACE_FMT_EPT4, 0, ~0ull - PAGE + 1,
-		 2 * PAGE},
-		{"unaligned base", ASPACE_FMT_EPT4, 0, 0x800, GIB},
-		{"unaligned size", ASPACE_FMT_EPT4, 0, 0, GIB + 0x10},
+		 (1ull << 57) - GIB, 2 * GIB, 0},
+		{"size 0", ASPACE_FMT_EPT4, 0, 0, 0, 0},
+		{"window wraps", ASPACE_FMT_EPT4, 0, ~0ull - PAGE + 1, 2 * PAGE,
+		 0},
+		{"unaligned base", ASPACE_FMT_EPT4, 0, 0x800, GIB, 0},
+		{"unaligned size", ASPACE_FMT_EPT4, 0, 0, GIB + 0x10, 0},
+		{"zero mode 3", ASPACE_FMT_EPT4, 0, 0, GIB, 3},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -423,6 +425,7 @@ static void run_create_cases(void)
 			.base = bad[i].base,
 			.size = bad[i].size,
 			.hal = test_hal_ops(h),
+			.zero = (enum aspace_zero)bad[i].zero,
 		};
 		struct aspace *as = NULL;
 		int ret = aspace_create(&cfg, &as);

@@ -1792,7 +1792,7 @@ static void setup(struct rt *rt, const struct t_fmt *f)
 	/* Arm: the PA size VTCR_EL2.PS encodes (40, 44 or 48 for these)
 	 * must cover the IPA range, else aspace_create says -EINVAL. */
 	if (f->fmt == ASPACE_FMT_S2_4K && o.platform.hpa_bits &&
-	    (o.platform.hpa_bits <= 40 ? 40u
+	    (o.platform.hpa_bits <= 40	 ? 40u
 	     : o.platform.hpa_bits <= 44 ? 44u
 					 : 48u) < f->gpa_bits)
 		o.platform.hpa_bits = 0;
@@ -1800,6 +1800,8 @@ static void setup(struct rt *rt, const struct t_fmt *f)
 	o.hal.no_flush = t_chance(10);
 	o.rcu = t_chance(50) ? ASPACE_RCU_QSBR : ASPACE_RCU_MEMB;
 	o.cache_batch = t_chance(50) ? 0 : t_range(1, 8);
+	o.zero =
+		(enum aspace_zero)t_range(ASPACE_ZERO_AUTO, ASPACE_ZERO_STREAM);
 	if (f->fmt == ASPACE_FMT_S2_4K)
 		rt->oa_bits = o.platform.hpa_bits ? o.platform.hpa_bits : 48;
 	else if (f->fmt == ASPACE_FMT_EPT4 || f->fmt == ASPACE_FMT_EPT5)
@@ -1814,7 +1816,7 @@ static void setup(struct rt *rt, const struct t_fmt *f)
 	vcpu_attach(rt, S(rt));
 	model_init(&S(rt)->m);
 	printf("  %-8s window %#llx..%#llx playground %#llx..%#llx%s%s%s "
-	       "hpa_bits %u, %s HAL%s, %s\n",
+	       "hpa_bits %u, %s HAL%s, %s, zero %s\n",
 	       t_fmt_name(f), (unsigned long long)rt->win_lo,
 	       (unsigned long long)rt->win_hi, (unsigned long long)rt->pg_lo,
 	       (unsigned long long)rt->pg_hi,
@@ -1823,7 +1825,8 @@ static void setup(struct rt *rt, const struct t_fmt *f)
 	       o.platform.svpbmt ? ", svpbmt" : "", o.platform.hpa_bits,
 	       o.hal.direct_map ? "direct-map" : "phys_to_virt",
 	       o.hal.no_flush ? " without flush" : "",
-	       o.rcu == ASPACE_RCU_QSBR ? "QSBR" : "memb");
+	       o.rcu == ASPACE_RCU_QSBR ? "QSBR" : "memb",
+	       (const char *[]){"auto", "cached", "stream"}[o.zero]);
 }
 
 static bool verbose;

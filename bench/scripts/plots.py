@@ -128,7 +128,10 @@ def main():
          ("mutex_same_pages", "scale_fault/EPT4/same/mutex"),
          ("floor_zeroing", "scale_floor/4k"),
          ("lock-free_L3_rounds", "scale_fault/EPT4/disjoint_l3/lockfree"),
-         ("floor_L3_rounds", "scale_floor/4k_l3")],
+         ("floor_L3_rounds", "scale_floor/4k_l3"),
+         ("lock-free_streaming",
+          "scale_fault/EPT4/disjoint_stream/lockfree"),
+         ("floor_streaming", "scale_floor/4k_stream")],
         "Lazy 4 KiB faults, EPT4: vCPU path vs global mutex")
     script += scaling_plot(
         records, data, out, "translate",

@@ -157,6 +157,29 @@ struct aspace_platform {
 	uint16_t vmid;
 };
 
+/*
+ * How data frames are zeroed before a guest sees them (table pages always
+ * with ordinary stores: they are walked at once).
+ */
+enum aspace_zero {
+	/* Streaming for 2 MiB frames, ordinary stores for 4 KiB ones. */
+	ASPACE_ZERO_AUTO = 0,
+	/*
+	 * Ordinary stores: the frame is left in the CPU cache, ready for the
+	 * guest's first touches, but each line is first read from memory
+	 * (read for ownership): twice the memory traffic of the zeroes.
+	 */
+	ASPACE_ZERO_CACHED,
+	/*
+	 * Non-temporal stores (x86-64; elsewhere ordinary ones): half the
+	 * memory traffic, so vCPUs faulting at once scale where memory
+	 * bandwidth is the limit, but the guest's first touches then miss
+	 * the cache. For fault-in storms (boot, migration, prefault) of
+	 * memory the guest does not use at once.
+	 */
+	ASPACE_ZERO_STREAM,
+};
+
 struct aspace_config {
 	enum aspace_format format;
 	aspace_gpa_t base; /* the GPA window [base, base + size) */
@@ -169,6 +192,7 @@ struct aspace_config {
 	/* Frames a vCPU cache takes from / gives back to the HAL at once;
 	 * 0: 32. */
 	unsigned cache_batch;
+	enum aspace_zero zero; /* data frame zeroing; 0: ASPACE_ZERO_AUTO */
 };
 
 struct aspace;
