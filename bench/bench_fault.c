@@ -76,7 +76,8 @@ static void *fault_setup(void *arg, int threads)
 
 	if (!fx)
 		return NULL;
-	if (bench_create_zero(c->fmt, !c->big, c->zero, &fx->as)) {
+	if (bench_create_with(c->fmt, !c->big, c->zero, ASPACE_RCU_MEMB,
+			      &fx->as)) {
 		free(fx);
 		return NULL;
 	}

@@ -32,6 +32,7 @@ struct xlate_case {
 	} order;
 	bool control; /* aspace_translate instead of the vCPU call */
 	struct bench_shared shared;
+	enum aspace_rcu rcu;
 };
 
 static uint64_t region_size(const struct xlate_case *c)
@@ -96,7 +97,7 @@ static void *xlate_setup(void *arg, int threads)
 	const struct xlate_case *c = arg;
 	struct aspace *as;
 
-	if (bench_create(c->fmt, false, &as))
+	if (bench_create_with(c->fmt, false, ASPACE_ZERO_AUTO, c->rcu, &as))
 		return NULL;
 	if (aspace_map_linear(as, XLATE_GPA, region_hpa(c), region_size(c),
 			      ASPACE_READ | ASPACE_WRITE)) {
@@ -407,8 +408,13 @@ static struct xlate_case *new_case(const struct bench_format *fmt,
 
 	if (!c)
 		abort();
-	*c = (struct xlate_case){fmt,	leaf,	 cold,
-				 order, control, BENCH_SHARED_INIT};
+	*c = (struct xlate_case){.fmt = fmt,
+				 .leaf = leaf,
+				 .cold = cold,
+				 .order = order,
+				 .control = control,
+				 .shared = BENCH_SHARED_INIT,
+				 .rcu = ASPACE_RCU_MEMB};
 	return c;
 }
 
@@ -479,6 +485,20 @@ void bench_register_translate(int reps)
 		for (int o = ORDER_RANDOM; o <= ORDER_CHAIN; o += 2)
 			register_ratio(ept4, leaf, true, o, reps);
 	register_ratio(ept4, LEAF_4K, false, ORDER_RANDOM, reps);
+	/* The same walks with QSBR: read sections cost nothing. */
+	for (int leaf = LEAF_4K; leaf <= LEAF_2M; leaf++) {
+		struct xlate_case *c =
+			new_case(ept4, leaf, true, ORDER_RANDOM, false);
+
+		gb_bench *b;
+
+		c->rcu = ASPACE_RCU_QSBR;
+		b = bench_register(bm_translate, c,
+				   "translate/EPT4/%s/cold/random_qsbr",
+				   bench_leaf_name[leaf]);
+		if (reps > 1)
+			gb_display_aggregates_only(gb_repetitions(b, reps));
+	}
 	/* The control path, under the address space mutex. */
 	bench_register(bm_translate,
 		       new_case(ept4, LEAF_4K, true, ORDER_RANDOM, true),

@@ -33,11 +33,13 @@ const struct bench_format *bench_format_by_name(const char *name)
 int bench_create(const struct bench_format *f, bool leaves4k_only,
 		 struct aspace **out)
 {
-	return bench_create_zero(f, leaves4k_only, ASPACE_ZERO_AUTO, out);
+	return bench_create_with(f, leaves4k_only, ASPACE_ZERO_AUTO,
+				 ASPACE_RCU_MEMB, out);
 }
 
-int bench_create_zero(const struct bench_format *f, bool leaves4k_only,
-		      enum aspace_zero zero, struct aspace **out)
+int bench_create_with(const struct bench_format *f, bool leaves4k_only,
+		      enum aspace_zero zero, enum aspace_rcu rcu,
+		      struct aspace **out)
 {
 	struct aspace_config cfg = {
 		.format = f->format,
@@ -46,7 +48,7 @@ int bench_create_zero(const struct bench_format *f, bool leaves4k_only,
 		.gpa_bits = f->gpa_bits,
 		.platform = {.no_block_1g = leaves4k_only,
 			     .no_block_2m = leaves4k_only},
-		.rcu = ASPACE_RCU_MEMB,
+		.rcu = rcu,
 		.zero = zero,
 	};
 

@@ -41,9 +41,10 @@ extern const char *const bench_leaf_name[3];
  */
 int bench_create(const struct bench_format *f, bool leaves4k_only,
 		 struct aspace **out);
-/* The same, with data frames zeroed as zero says. */
-int bench_create_zero(const struct bench_format *f, bool leaves4k_only,
-		      enum aspace_zero zero, struct aspace **out);
+/* The same, with data frames zeroed as zero says, and RCU flavour rcu. */
+int bench_create_with(const struct bench_format *f, bool leaves4k_only,
+		      enum aspace_zero zero, enum aspace_rcu rcu,
+		      struct aspace **out);
 
 /* Leaves present, summed over the three sizes. */
 uint64_t bench_leaves(struct aspace *as);

@@ -113,7 +113,8 @@ def translate_goals(rep):
         "case", "separate: xlate/floor", "ratio", "", "interleaved", "ratio",
         ""))
     cases = sorted(set(n[len("translate/"):] for n in rep.r
-                       if n.startswith("translate/")) |
+                       if n.startswith("translate/") and
+                       not n.endswith("_qsbr")) |
                    set(n[len("xlate_ratio/"):] for n in rep.r
                        if n.startswith("xlate_ratio/")),
                    key=lambda c: (c.split("/")[-1] != "chain",
@@ -301,6 +302,10 @@ def peer_figures(rep):
              rep.ns("translate/EPT4/4k/cold/random"), 9, 15, "ns")
     rep.peer("translate, random GPA in 2 MiB blocks",
              rep.ns("translate/EPT4/2m/cold/random"), 5, 9, "ns")
+    for leaf, lo, hi in (("4k", 9, 15), ("2m", 5, 9)):
+        rep.peer("same, %s, QSBR read sections" % leaf,
+                 rep.ns("translate/EPT4/%s/cold/random_qsbr" % leaf), lo, hi,
+                 "ns")
     rep.peer("lazy 4 KiB fault with allocation and zeroing",
              rep.ns("fault/EPT4/4k"), 450, 450, "ns")
     fault, fault_mutex = rep.peers
