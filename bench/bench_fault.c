@@ -100,10 +100,18 @@ static void fault_teardown(void *obj)
 	free(fx);
 }
 
+/*
+ * This thread's time at work in the timed rounds: the rest of the wall
+ * clock it spent waiting for the round's slowest thread (or off a core).
+ */
+static __thread uint64_t busy_ns, busy_since;
+
 /* This thread has finished the round: the round lasts at least until now. */
 static void round_done(struct fault_fixture *fx)
 {
 	uint64_t now = bench_now_ns();
+
+	busy_ns += now - busy_since;
 	uint64_t seen = __atomic_load_n(&fx->finish_ns, __ATOMIC_RELAXED);
 
 	while (seen < now &&
@@ -129,10 +137,12 @@ static void start_line(struct fault_fixture *fx, int threads)
 		fx->line_count = 0;
 		fx->start_ns = fx->finish_ns = bench_now_ns();
 		__atomic_store_n(&fx->line_gen, gen + 1, __ATOMIC_RELEASE);
+		busy_since = bench_now_ns();
 		return;
 	}
 	while (__atomic_load_n(&fx->line_gen, __ATOMIC_ACQUIRE) == gen)
 		sched_yield();
+	busy_since = bench_now_ns();
 }
 
 /*
@@ -173,6 +183,10 @@ static void report_wall(struct fault_fixture *fx, gb_state *st)
 		fx->wall_ns += fx->finish_ns - fx->start_ns;
 	pthread_barrier_wait(&fx->round);
 	gb_set_iteration_time(st, (double)fx->wall_ns * 1e-9);
+	if (fx->wall_ns)
+		gb_counter(st, "busy_pct",
+			   100.0 * (double)busy_ns / (double)fx->wall_ns,
+			   GB_COUNTER_AVG_THREADS);
 }
 
 /* Share of the run's faults that found the entry already there. */
@@ -262,6 +276,7 @@ static void bm_fault(gb_state *st, void *arg)
 		pthread_barrier_wait(&fx->round);
 		if (gb_thread_index(st) == 0)
 			fx->wall_ns = 0;
+		busy_ns = 0;
 		pthread_barrier_wait(&fx->round);
 		start_line(fx, gb_thread_count(st));
 	}
