@@ -2,8 +2,11 @@
 # Runs the benchmark suite and writes its results (the `make bench` target).
 # usage: run.sh BENCH_BINARY RESULTS_DIR SRCDIR
 # Environment: BENCH_FILTER (regex, default all), BENCH_MIN_TIME (seconds,
-# default 0.2), BENCH_REPETITIONS (key runs, default 3), BENCH_ARGS (more
-# Google Benchmark flags), BENCH_PYTHON (default /usr/bin/python3).
+# default 0.2), BENCH_REPETITIONS (key runs, default 3), BENCH_INTERLEAVE
+# (default 1: the repetitions of different benchmarks run in random order,
+# so that the 1- and 2-thread runs a ratio compares see the same machine
+# weather; 0: one benchmark after the other), BENCH_ARGS (more Google
+# Benchmark flags), BENCH_PYTHON (default /usr/bin/python3).
 set -e
 bin=$1
 out=$2
@@ -12,6 +15,8 @@ scripts=$srcdir/bench/scripts
 python=${BENCH_PYTHON:-/usr/bin/python3}
 min_time=${BENCH_MIN_TIME:-0.2}
 filter=${BENCH_FILTER:-.}
+interleave=true
+[ "${BENCH_INTERLEAVE:-1}" = 0 ] && interleave=false
 
 mkdir -p "$out"
 sh "$scripts/machine.sh" "$srcdir" >"$out/machine.txt"
@@ -19,6 +24,7 @@ sh "$scripts/machine.sh" "$srcdir" >"$out/machine.txt"
 	printf '%-14s %s\n' "min_time:" "$min_time"
 	printf '%-14s %s\n' "filter:" "$filter"
 	printf '%-14s %s\n' "repetitions:" "${BENCH_REPETITIONS:-3}"
+	printf '%-14s %s\n' "interleaved:" "$interleave"
 	printf '%-14s %s\n' "extra_args:" "${BENCH_ARGS:-}"
 } >>"$out/machine.txt"
 cat "$out/machine.txt"
@@ -28,7 +34,7 @@ start=$(date +%s)
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
 "$bin" --benchmark_filter="$filter" --benchmark_min_time="$min_time" \
 	--benchmark_out="$out/latest.json.part" --benchmark_out_format=json \
-	${BENCH_ARGS:-}
+	--benchmark_enable_random_interleaving="$interleave" ${BENCH_ARGS:-}
 mv "$out/latest.json.part" "$out/latest.json"
 stamp=$(date -u +%Y%m%d-%H%M%S)
 cp "$out/latest.json" "$out/run-$stamp.json"
