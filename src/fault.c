@@ -18,19 +18,20 @@ static unsigned fault_frames(const struct aspace *as)
 	return as->fmt.levels;
 }
 
+/* A 2 MiB frame for a lazy fault; -EBUSY: 4 KiB it is. */
 static int fault_2m(struct aspace *as, struct frame_cache *c,
 		    struct counters *cnt, const struct area *a,
-		    aspace_gpa_t gpa)
+		    aspace_gpa_t gpa, unsigned access)
 {
 	aspace_gpa_t blk = ALIGN_DOWN(gpa, ASPACE_BLOCK_2M);
 	aspace_hpa_t hpa;
 	int r;
 
-	if (!pt_leaf_ok(&as->fmt, 1) || blk < a->start ||
-	    blk + ASPACE_BLOCK_2M > a->end)
+	if ((access & FAULT_NO_HUGE) || !pt_leaf_ok(&as->fmt, 1) ||
+	    blk < a->start || blk + ASPACE_BLOCK_2M > a->end)
 		return -EBUSY;
-	if (cache_pop_2m(as, c, &hpa))
-		return -EBUSY; /* no huge frame: 4 KiB will do */
+	if (cache_pop_2m(c, &hpa))
+		return -ENOBUFS; /* the caller refills, outside the walk */
 	data_zero(as, hpa, ASPACE_BLOCK_2M);
 	r = pt_install(as, c, cnt, blk, 1,
 		       pte_mk_leaf(&as->fmt, hpa, 1, a->flags));
@@ -111,8 +112,8 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 		return r;
 	if (l->level == 0)
 		copy = cache_pop(c);
-	else if (cache_pop_2m(as, c, &copy))
-		return -ENOMEM;
+	else if (cache_pop_2m(c, &copy))
+		return -ENOBUFS;
 	/*
 	 * This copy may race with a sibling vCPU that found the frame no
 	 * longer shared and writes it in place: the leaf then changed, the
@@ -197,7 +198,7 @@ int fault_resolve_access(struct aspace *as, struct frame_cache *c,
 		return r == 0 || r == -ENOENT ? -EEXIST : r;
 	/* A 2 MiB frame only where no table of 4 KiB leaves exists yet. */
 	if (l.level >= 1) {
-		r = fault_2m(as, c, cnt, a, gpa);
+		r = fault_2m(as, c, cnt, a, gpa, access);
 		if (r != -EBUSY)
 			return r;
 	}
@@ -221,6 +222,36 @@ int fault_resolve_access(struct aspace *as, struct frame_cache *c,
 static bool access_valid(unsigned access)
 {
 	return access && !(access & ~ASPACE_PERM_MASK);
+}
+
+/*
+ * After -ENOBUFS, outside the read section: a 2 MiB frame into the cache,
+ * or, if the HAL has none, FAULT_NO_HUGE for the next try (a lazy fault
+ * then takes 4 KiB; a copy-on-write block that needs one gets -ENOMEM).
+ */
+int fault_refill_2m(struct aspace *as, struct frame_cache *c, unsigned *access)
+{
+	if (!cache_refill_2m(as, c))
+		return 0;
+	if (*access & FAULT_NO_HUGE)
+		return -ENOMEM;
+	*access |= FAULT_NO_HUGE;
+	return 0;
+}
+
+int fault_resolve_locked(struct aspace *as, struct frame_cache *c,
+			 struct counters *cnt, const struct area *a,
+			 aspace_gpa_t gpa, unsigned access)
+{
+	int r;
+
+	while ((r = fault_resolve_access(as, c, cnt, a, gpa, access)) ==
+	       -ENOBUFS) {
+		r = fault_refill_2m(as, c, &access);
+		if (r)
+			return r;
+	}
+	return r;
 }
 
 /* Count the outcome; spurious outcomes (-EEXIST, -EAGAIN) are fixed. */
@@ -279,17 +310,24 @@ int aspace_vcpu_fault(struct aspace_vcpu *v, aspace_gpa_t gpa, unsigned access)
 		return -EINVAL;
 	if (gpa < as->base || gpa > as->last)
 		return fault_account(&v->cnt, fault_real(as, gpa, access));
-	/* Before the walk: the walk itself never calls the allocator. */
-	if (cache_topup(as, &v->cache, fault_frames(as)))
-		return -ENOMEM;
-	rcu_lock(as);
-	a = vcpu_area(v, gpa);
-	if (!a || (access & ~a->flags))
-		r = -EFAULT;
-	else
-		r = fault_resolve_access(as, &v->cache, &v->cnt, a, gpa,
-					 access);
-	rcu_unlock(as);
+	for (unsigned how = access;;) {
+		/* Before the walk: the walk itself never calls the HAL. */
+		if (cache_topup(as, &v->cache, fault_frames(as)))
+			return -ENOMEM;
+		rcu_lock(as);
+		a = vcpu_area(v, gpa);
+		if (!a || (access & ~a->flags))
+			r = -EFAULT;
+		else
+			r = fault_resolve_access(as, &v->cache, &v->cnt, a, gpa,
+						 how);
+		rcu_unlock(as);
+		if (r != -ENOBUFS)
+			break;
+		r = fault_refill_2m(as, &v->cache, &how);
+		if (r)
+			return r;
+	}
 	if (v->cache.n4k > 2 * v->cache.batch + fault_frames(as))
 		cache_drain(as, &v->cache, v->cache.batch);
 	if (r == -EFAULT)
@@ -314,7 +352,7 @@ int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa, unsigned access)
 		if (!a || (access & ~a->flags))
 			r = -EFAULT;
 		else
-			r = fault_resolve_access(as, &as->ctl_cache, &as->ctl,
+			r = fault_resolve_locked(as, &as->ctl_cache, &as->ctl,
 						 a, gpa, access);
 	}
 	as_unlock(as);

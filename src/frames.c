@@ -137,14 +137,28 @@ void cache_push(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)
 	cache_set_n(&c->n4k, c->n4k + 1);
 }
 
-int cache_pop_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t *hpa)
+/* A 2 MiB frame from the cache; -ENOBUFS when it has none. */
+int cache_pop_2m(struct frame_cache *c, aspace_hpa_t *hpa)
 {
-	if (c->n2m) {
-		cache_set_n(&c->n2m, c->n2m - 1);
-		*hpa = c->f2m[c->n2m];
+	if (!c->n2m)
+		return -ENOBUFS;
+	cache_set_n(&c->n2m, c->n2m - 1);
+	*hpa = c->f2m[c->n2m];
+	return 0;
+}
+
+/* One more 2 MiB frame from the HAL (outside any read section). */
+int cache_refill_2m(struct aspace *as, struct frame_cache *c)
+{
+	aspace_hpa_t hpa;
+
+	if (c->n2m == CACHE_2M_MAX)
 		return 0;
-	}
-	return as->hal.alloc(as->hal.ctx, ASPACE_BLOCK_2M, hpa) ? -ENOMEM : 0;
+	if (as->hal.alloc(as->hal.ctx, ASPACE_BLOCK_2M, &hpa))
+		return -ENOMEM;
+	c->f2m[c->n2m] = hpa;
+	cache_set_n(&c->n2m, c->n2m + 1);
+	return 0;
 }
 
 void cache_push_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa)

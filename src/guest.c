@@ -235,6 +235,8 @@ struct accessor {
 	struct aspace_vcpu *vcpu;
 	struct frame_cache *cache;
 	struct counters *cnt;
+	unsigned fault_how; /* FAULT_NO_HUGE once the HAL had no 2 MiB */
+	bool need_2m;	    /* -ENOBUFS came from a fault wanting 2 MiB */
 };
 
 typedef void (*segment_fn)(void *host, size_t len, size_t off, void *ctx);
@@ -290,11 +292,24 @@ static int guest_segments(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 		r = lookup_stable(as, at, &l, as->fmt.bits);
 		if (access != ASPACE_READ &&
 		    (r == -ENOENT || (l.pte & as->fmt.cow_bit))) {
-			if (cache_topup(as, acc->cache, as->fmt.levels))
+			unsigned how = ASPACE_WRITE | acc->fault_how;
+
+			/* A vCPU, in its read section, calls no HAL: the
+			 * caller refills on -ENOBUFS and starts over. */
+			if (acc->vcpu && acc->cache->n4k < as->fmt.levels)
+				return -ENOBUFS;
+			if (!acc->vcpu &&
+			    cache_topup(as, acc->cache, as->fmt.levels))
 				return -ENOMEM;
-			r = fault_resolve_access(as, acc->cache, acc->cnt, a,
-						 at, ASPACE_WRITE);
-			/* -EBUSY: wait for a clone outside the read section. */
+			r = acc->vcpu
+				    ? fault_resolve_access(as, acc->cache,
+							   acc->cnt, a, at, how)
+				    : fault_resolve_locked(as, acc->cache,
+							   acc->cnt, a, at,
+							   how);
+			acc->need_2m = r == -ENOBUFS;
+			/* -EBUSY: wait for a clone outside the read section;
+			 * -ENOBUFS: refill there. */
 			if (r && r != -EEXIST && r != -EAGAIN)
 				return r;
 			continue;
@@ -373,8 +388,8 @@ static int acc_iov(struct accessor *acc, aspace_gpa_t gpa, size_t len,
  */
 #define CONTROL_ACCESS(as, call)                                               \
 	({                                                                     \
-		struct accessor acc = {(as), NULL, &(as)->ctl_cache,           \
-				       &(as)->ctl};                            \
+		struct accessor acc = {(as),	   NULL, &(as)->ctl_cache,     \
+				       &(as)->ctl, 0,	 false};               \
 		int r_;                                                        \
 		do {                                                           \
 			as_lock((as));                                         \
@@ -384,17 +399,36 @@ static int acc_iov(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 		r_;                                                            \
 	})
 
+/* After -ENOBUFS, outside the read section: 0 to try again, or -ENOMEM. */
+static int vcpu_refill(struct accessor *acc)
+{
+	unsigned how = acc->fault_how;
+	int r = cache_topup(acc->as, acc->cache, acc->as->fmt.levels);
+
+	if (!r && acc->need_2m)
+		r = fault_refill_2m(acc->as, acc->cache, &how);
+	acc->fault_how = how;
+	acc->need_2m = false;
+	return r;
+}
+
 #define VCPU_ACCESS(v, call)                                                   \
 	({                                                                     \
-		struct accessor acc = {(v)->as, (v), &(v)->cache, &(v)->cnt};  \
+		struct accessor acc = {(v)->as,	  (v), &(v)->cache,            \
+				       &(v)->cnt, 0,   false};                 \
 		int r_;                                                        \
 		for (;;) {                                                     \
 			rcu_lock((v)->as);                                     \
 			r_ = (call);                                           \
 			rcu_unlock((v)->as);                                   \
-			if (r_ != -EBUSY)                                      \
+			if (r_ == -ENOBUFS)                                    \
+				r_ = vcpu_refill(&acc);                        \
+			else if (r_ == -EBUSY)                                 \
+				as_backoff((v)->as);                           \
+			else                                                   \
 				break;                                         \
-			as_backoff((v)->as);                                   \
+			if (r_ && r_ != -EBUSY)                                \
+				break;                                         \
 		}                                                              \
 		r_;                                                            \
 	})

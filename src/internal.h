@@ -424,7 +424,8 @@ static inline aspace_hpa_t cache_pop(struct frame_cache *c)
 }
 
 void cache_push(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa);
-int cache_pop_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t *hpa);
+int cache_pop_2m(struct frame_cache *c, aspace_hpa_t *hpa);
+int cache_refill_2m(struct aspace *as, struct frame_cache *c);
 void cache_push_2m(struct aspace *as, struct frame_cache *c, aspace_hpa_t hpa);
 int stack_reserve(struct aspace *as, struct frame_stack *s, size_t n,
 		  size_t size);
@@ -544,16 +545,23 @@ static inline const struct area *vcpu_area(struct aspace_vcpu *v,
 	return a;
 }
 
+/*
+ * Resolve a fault at gpa of area a with frames from cache only: the HAL is
+ * never called inside a read section. -ENOBUFS: a 2 MiB frame is needed
+ * and the cache has none; the caller leaves the read section, calls
+ * fault_refill_2m and tries again. FAULT_NO_HUGE in access: the HAL had no
+ * 2 MiB frame, a lazy fault takes 4 KiB.
+ */
+#define FAULT_NO_HUGE (1u << 30)
 int fault_resolve_access(struct aspace *as, struct frame_cache *cache,
 			 struct counters *cnt, const struct area *a,
 			 aspace_gpa_t gpa, unsigned access);
-/* A read fault: maps a lazy page, breaks no copy-on-write sharing. */
-static inline int fault_resolve(struct aspace *as, struct frame_cache *cache,
-				struct counters *cnt, const struct area *a,
-				aspace_gpa_t gpa)
-{
-	return fault_resolve_access(as, cache, cnt, a, gpa, ASPACE_READ);
-}
+int fault_refill_2m(struct aspace *as, struct frame_cache *cache,
+		    unsigned *access);
+/* The same under as->lock (no read section): refills as it goes. */
+int fault_resolve_locked(struct aspace *as, struct frame_cache *cache,
+			 struct counters *cnt, const struct area *a,
+			 aspace_gpa_t gpa, unsigned access);
 
 /* aspace.c */
 bool flags_valid(unsigned flags);

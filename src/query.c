@@ -144,7 +144,7 @@ static int populate_page(struct aspace *as, const struct area *a,
 
 	if (cache_topup(as, &as->ctl_cache, as->fmt.levels))
 		return -ENOMEM;
-	r = fault_resolve_access(as, &as->ctl_cache, &as->ctl, a, gpa, access);
+	r = fault_resolve_locked(as, &as->ctl_cache, &as->ctl, a, gpa, access);
 	return r == -EEXIST || r == -EAGAIN || r == -EBUSY ? 0 : r;
 }
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <urcu/urcu-memb.h>
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -165,6 +166,15 @@ static void count_alloc(int order)
 	}
 }
 
+/* A vCPU calls no HAL inside its read section (memb: checkable). */
+static void check_not_in_read_section(const char *call, size_t size)
+{
+	if (urcu_memb_read_ongoing())
+		stress_violation("HAL %s of %#zx bytes inside an RCU read "
+				 "section",
+				 call, size);
+}
+
 static int hal_alloc(void *ctx, size_t size, aspace_hpa_t *hpa)
 {
 	int order = size_order(size);
@@ -172,6 +182,7 @@ static int hal_alloc(void *ctx, size_t size, aspace_hpa_t *hpa)
 	uint8_t *p;
 
 	(void)ctx;
+	check_not_in_read_section("alloc", size);
 	if (order < 0) {
 		stress_violation("HAL alloc of %#zx bytes: not a power of two "
 				 "from 4 KiB to 1 GiB",
@@ -227,6 +238,7 @@ static void hal_free(void *ctx, aspace_hpa_t hpa, size_t size)
 	uint64_t off = hpa - MEM_PHYS_BASE - MEM_ARENA_OFF;
 
 	(void)ctx;
+	check_not_in_read_section("free", size);
 	pthread_mutex_lock(&H.lock);
 	if (!free_valid(hpa, size, order)) {
 		pthread_mutex_unlock(&H.lock);

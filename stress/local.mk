@@ -14,7 +14,9 @@ check_PROGRAMS += stress/stress
 stress_stress_SOURCES = stress/stress.c stress/stress.h stress/hal.c \
 	stress/model.c stress/oracle.c stress/vcpu.c stress/control.c \
 			stress/race.c stress/queries.c stress/clone.c
-stress_stress_LDADD = libaspace.la -lpthread
+# The HAL checks that no call comes from inside a read section (liburcu).
+stress_stress_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS)
+stress_stress_LDADD = libaspace.la $(URCU_LIBS) -lpthread
 
 TESTS += stress/smoke.sh
 

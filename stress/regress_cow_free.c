@@ -5,10 +5,11 @@
  *
  * A 2 MiB frame F is shared copy-on-write by a space and its clone. Two
  * vCPUs of the space write-fault it at once. vCPU 2 reads the share count
- * (2: copy needed) and then, inside its read section, allocates the copy;
- * our HAL holds it there. vCPU 1 copies, installs its copy and leaves F to
- * the clone alone. The clone, which has no vCPU, now unmaps F: its last
- * mapping, so F goes back to the HAL. When vCPU 2 goes on, it copies F.
+ * (2: copy needed) and then, inside its read section, maps F to copy it;
+ * our HAL (one without a direct map) holds it in phys_to_virt. vCPU 1
+ * copies, installs its copy and leaves F to the clone alone. The clone,
+ * which has no vCPU, now unmaps F: its last mapping, so F goes back to the
+ * HAL. When vCPU 2 goes on, it copies F.
  *
  * F must not be freed before vCPU 2's read section ends: the clone's grace
  * period has to wait for the vCPUs of every space in the family, not only
@@ -34,15 +35,16 @@ static aspace_hpa_t frame_f;
 static atomic_bool victim_waiting, victim_go, f_freed, victim_done;
 static __thread bool victim;
 
-/* vCPU 2's copy of F is allocated here: hold it inside its read section. */
-static int hal_alloc(void *ctx, uint64_t size, aspace_hpa_t *hpa)
+/* vCPU 2 maps F here to copy it: hold it inside its read section. */
+static void *hal_phys_to_virt(void *ctx, aspace_hpa_t hpa)
 {
-	if (victim && size == 2 * MiB && !atomic_load(&victim_go)) {
+	(void)ctx;
+	if (victim && hpa == frame_f && !atomic_load(&victim_go)) {
 		atomic_store(&victim_waiting, true);
 		while (!atomic_load(&victim_go))
 			usleep(1000);
 	}
-	return host.alloc(ctx, size, hpa);
+	return (void *)(uintptr_t)hpa; /* the host HAL's HPAs are addresses */
 }
 
 static void hal_free(void *ctx, aspace_hpa_t hpa, uint64_t size)
@@ -84,7 +86,8 @@ int main(void)
 
 	host = *aspace_host_hal();
 	hal = host;
-	hal.alloc = hal_alloc;
+	hal.direct_map = false;
+	hal.phys_to_virt = hal_phys_to_virt;
 	hal.free = hal_free;
 	if (aspace_create(&cfg, &as) ||
 	    aspace_map_alloc(as, 0, 2 * MiB, ASPACE_READ | ASPACE_WRITE,

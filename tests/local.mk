@@ -7,6 +7,9 @@ tests_libtestutil_la_SOURCES = \
 	tests/ref_walk.c tests/ref_walk.h \
 	tests/model.c tests/model.h \
 	tests/tcommon.c tests/tcommon.h
+# The HAL checks that no call comes from inside a read section (liburcu).
+tests_libtestutil_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS)
+tests_libtestutil_la_LIBADD = $(URCU_LIBS)
 
 TEST_LIBS = tests/libtestutil.la libaspace.la -lpthread
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <urcu/urcu-memb.h>
 
 #define GIB (1ull << 30)
 #define NIL UINT32_MAX
@@ -130,6 +131,17 @@ static int buddy_alloc(struct test_hal *h, unsigned order, uint32_t *out)
 	return 0;
 }
 
+/*
+ * A vCPU's read section calls no HAL: the fault path tops its cache up
+ * before the walk and frees after it (a HAL may block, and a long read
+ * section holds every grace period up). Checkable for the memb flavour.
+ */
+static void check_not_in_read_section(const char *call)
+{
+	if (urcu_memb_read_ongoing())
+		die("hal.%s called inside an RCU read section", call);
+}
+
 static int hal_alloc(void *ctx, size_t size, aspace_hpa_t *hpa)
 {
 	struct test_hal *h = ctx;
@@ -137,6 +149,7 @@ static int hal_alloc(void *ctx, size_t size, aspace_hpa_t *hpa)
 	uint32_t idx;
 	int ret;
 
+	check_not_in_read_section("alloc");
 	if (order < 0)
 		die("alloc of invalid size %#zx", size);
 	pthread_mutex_lock(&h->lock);
@@ -211,6 +224,7 @@ static void hal_free(void *ctx, aspace_hpa_t hpa, size_t size)
 	uint32_t idx;
 	unsigned o;
 
+	check_not_in_read_section("free");
 	pthread_mutex_lock(&h->lock);
 	check_free(h, hpa, size, order);
 	idx = (hpa - h->base) >> 12;
