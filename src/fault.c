@@ -92,6 +92,14 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 	int r = -EAGAIN;
 
 	/*
+	 * A block reaching past the area is being split by the control path,
+	 * which published the new areas first (I4): its other pages may have
+	 * other permissions, so wr would be wrong for them. Back off; the
+	 * split comes once the grace period ends.
+	 */
+	if (slot < a->start || slot + size > a->end)
+		return -EAGAIN;
+	/*
 	 * Every decision is taken under the share lock with the clone flag
 	 * checked there: a clone write-protects a leaf under the same lock,
 	 * after raising the flag, so a leaf that went RO -> RW -> RO (the same

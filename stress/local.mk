@@ -22,13 +22,15 @@ TESTS += stress/smoke.sh
 
 # Deterministic regression tests for bugs the stress test found.
 STRESS_REGRESS = stress/regress_detach stress/regress_clone_qsbr \
-	stress/regress_clear_cache stress/regress_cow_free
+	stress/regress_clear_cache stress/regress_cow_free \
+	stress/regress_cow_split
 check_PROGRAMS += $(STRESS_REGRESS)
 TESTS += $(STRESS_REGRESS)
 stress_regress_detach_LDADD = libaspace.la -lpthread
 stress_regress_clone_qsbr_LDADD = libaspace.la -lpthread
 stress_regress_clear_cache_LDADD = libaspace.la
 stress_regress_cow_free_LDADD = libaspace.la -lpthread
+stress_regress_cow_split_LDADD = libaspace.la -lpthread
 EXTRA_DIST += stress/smoke.sh stress/tsan.supp stress/README.md stress/regress.h
 
 # liburcu is not built with TSan: its internals get narrow suppressions,
