@@ -23,6 +23,8 @@
  *       period before changing entries of the areas it removed or changed:
  *       a fault that looked up an old area has finished by then, and any
  *       leaf it installed is seen (and fixed) by the control path's walk.
+ *       A fault that looks up the new set may still meet the old entries:
+ *       it changes a block only if the block lies inside its area.
  *  (I5) Table pages and data frames leave the tables, then the flush hook
  *       runs, then a grace period passes, then they return to the HAL.
  *       Grace periods are waited for synchronously by the control path.
