@@ -50,7 +50,8 @@ static int format_init(struct pt_format *f, const struct aspace_config *cfg)
 		r = ept_format_init(f, cfg);
 		break;
 	case ASPACE_FMT_S2_4K:
-		return s2_format_init(f, cfg);
+		r = s2_format_init(f, cfg);
+		break;
 	case ASPACE_FMT_SV39X4:
 	case ASPACE_FMT_SV48X4:
 	case ASPACE_FMT_SV57X4:
@@ -62,6 +63,8 @@ static int format_init(struct pt_format *f, const struct aspace_config *cfg)
 	/* Only Arm's IPA width is configurable. */
 	if (!r && cfg->gpa_bits && cfg->gpa_bits != f->gpa_bits)
 		return -EINVAL;
+	if (!r)
+		pt_decode_init(f);
 	return r;
 }
 

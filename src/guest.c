@@ -25,11 +25,12 @@ lookup_stable(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *l,
 }
 
 static inline __attribute__((always_inline)) void
-xlate_fill(aspace_gpa_t gpa, const struct pt_lookup *l, const struct area *a,
-	   struct aspace_xlate *out, const struct pt_bits k)
+xlate_fill(const struct aspace *as, aspace_gpa_t gpa, const struct pt_lookup *l,
+	   const struct area *a, struct aspace_xlate *out,
+	   const struct pt_bits k)
 {
 	uint64_t size = PT_LEVEL_SIZE(l->level);
-	unsigned flags = pte_decode_bits(k, l->pte);
+	unsigned flags = as->fmt.decode[pte_decode_index(k, l->pte)];
 
 	if (!k.mt_encoded) /* the platform's PMAs decide: report intent */
 		flags |= a->flags & (ASPACE_DEVICE | ASPACE_UNCACHED);
@@ -61,7 +62,7 @@ vcpu_translate_area(struct aspace_vcpu *v, aspace_gpa_t gpa,
 	int r = in_window(as, gpa) ? -ENOENT : -EINVAL;
 
 	if (a) {
-		xlate_fill(gpa, &l, a, out, as->fmt.bits);
+		xlate_fill(as, gpa, &l, a, out, as->fmt.bits);
 		r = 0;
 	}
 	rcu_unlock(as);
@@ -117,7 +118,7 @@ vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
 		a = vcpu_area_cached(v, areas_get(as), gpa);
 		if (caa_unlikely(!a))
 			return vcpu_translate_area(v, gpa, out, l.pte, l.level);
-		xlate_fill(gpa, &l, a, out, k);
+		xlate_fill(as, gpa, &l, a, out, k);
 	} else if (!in_window(as, gpa)) {
 		r = -EINVAL;
 	}
@@ -219,7 +220,7 @@ int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
 	if (r == 0) {
 		a = area_find(as->areas, gpa);
 		if (a)
-			xlate_fill(gpa, &l, a, out, as->fmt.bits);
+			xlate_fill(as, gpa, &l, a, out, as->fmt.bits);
 		else
 			r = -ENOENT;
 	}

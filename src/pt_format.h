@@ -16,6 +16,7 @@
 #define ASPACE_PT_FORMAT_H
 
 #include <stdbool.h>
+#include <assert.h>
 #include <stdint.h>
 
 #include <aspace/aspace.h>
@@ -54,7 +55,16 @@ struct pt_bits {
 	uint8_t mt_shift; /* memory type field: (pte >> mt_shift) & mt_mask */
 	pte_t mt_mask;
 	pte_t mt_device, mt_uncached;
+	/*
+	 * Where the decode looks (translate's table, pte_decode_index): the
+	 * bits (pte >> dec_shift) & dec_mask and (pte >> dec_xshift) &
+	 * dec_xmask, together at most PT_DECODE_SIZE values.
+	 */
+	uint8_t dec_shift, dec_xshift;
+	pte_t dec_mask, dec_xmask;
 };
+
+#define PT_DECODE_SIZE 128
 
 struct pt_format {
 	struct pt_bits bits;
@@ -79,6 +89,8 @@ struct pt_format {
 	uint64_t hpa_limit; /* output addresses must be below this */
 	/* Attribute bits of a leaf: [0] 4 KiB page, [1] block, by flags. */
 	pte_t leaf_attr[2][ASPACE_FLAGS_MASK + 1];
+	/* pte_decode_bits of a leaf, by pte_decode_index (pt_decode_init). */
+	uint8_t decode[PT_DECODE_SIZE];
 };
 
 static inline bool pte_present(const struct pt_format *f, pte_t pte)
@@ -158,6 +170,37 @@ static inline unsigned pte_decode_bits(const struct pt_bits k, pte_t pte)
 static inline unsigned pte_decode_flags(const struct pt_format *f, pte_t pte)
 {
 	return pte_decode_bits(f->bits, pte);
+}
+
+/* The bits of a leaf that its flags depend on, as one small number. */
+static inline unsigned pte_decode_index(const struct pt_bits k, pte_t pte)
+{
+	return (unsigned)(((pte >> k.dec_shift) & k.dec_mask) |
+			  ((pte >> k.dec_xshift) & k.dec_xmask));
+}
+
+/*
+ * Fill f->decode: every value of the decode index, back to an entry and
+ * through pte_decode_bits. The same flags as pte_decode_bits for every
+ * leaf, as long as dec_* cover every bit it reads (the arch headers).
+ */
+static inline void pt_decode_init(struct pt_format *f)
+{
+	const struct pt_bits k = f->bits;
+	pte_t read = (1ull << k.r_shift) | (1ull << k.w_shift) |
+		     (1ull << k.x_shift) |
+		     (k.mt_encoded ? k.mt_mask << k.mt_shift : 0);
+
+	assert(!(read & ~((k.dec_mask << k.dec_shift) |
+			  (k.dec_xmask << k.dec_xshift))));
+	assert(((k.dec_mask | k.dec_xmask) & ~(pte_t)(PT_DECODE_SIZE - 1)) ==
+	       0);
+	for (unsigned i = 0; i < PT_DECODE_SIZE; i++) {
+		pte_t pte = ((i & k.dec_mask) << k.dec_shift) |
+			    ((i & k.dec_xmask) << k.dec_xshift);
+
+		f->decode[i] = (uint8_t)pte_decode_bits(k, pte);
+	}
 }
 
 /* Per-family set-up and hardware root register values (arch/). */

@@ -27,7 +27,10 @@
 		.r_shift = 6, .w_shift = 7, .x_shift = 54, .x_inverted = true, \
 		.mt_encoded = true, .mt_shift = S2_MEMATTR_SHIFT,              \
 		.mt_mask = 0xf, .mt_device = S2_MEMATTR_DEVICE_nGnRE,          \
-		.mt_uncached = S2_MEMATTR_NORMAL_NC,                           \
+		.mt_uncached = S2_MEMATTR_NORMAL_NC, .dec_shift = 2,           \
+		.dec_mask = 0x3f, /* MemAttr, S2AP */                          \
+			.dec_xshift = 48,                                      \
+		.dec_xmask = 0x40, /* XN[1], bit 54 */                         \
 	}
 
 #endif

@@ -30,6 +30,9 @@
 		.x_inverted = false, .mt_encoded = (svpbmt),                   \
 		.mt_shift = RV_PBMT_SHIFT, .mt_mask = 3,                       \
 		.mt_device = RV_PBMT_IO, .mt_uncached = RV_PBMT_NC,            \
+		.dec_shift = 1, .dec_mask = 7, /* R W X */                     \
+			.dec_xshift = 58,                                      \
+		.dec_xmask = 0x18, /* PBMT, bits 61-62 */                      \
 	}
 
 #endif

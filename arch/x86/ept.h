@@ -24,6 +24,8 @@
 		.r_shift = 0, .w_shift = 1, .x_shift = 2, .x_inverted = false, \
 		.mt_encoded = true, .mt_shift = EPT_MT_SHIFT, .mt_mask = 7,    \
 		.mt_device = EPT_MT_UC, .mt_uncached = EPT_MT_WC,              \
+		.dec_shift = 0, .dec_mask = 0x3f, /* R W X, memory type */     \
+			.dec_xshift = 0, .dec_xmask = 0,                       \
 	}
 
 #endif
