@@ -94,11 +94,12 @@ static int cow_break(struct aspace *as, struct frame_cache *c,
 	/*
 	 * A block reaching past the area is being split by the control path,
 	 * which published the new areas first (I4): its other pages may have
-	 * other permissions, so wr would be wrong for them. Back off; the
-	 * split comes once the grace period ends.
+	 * other permissions, so wr would be wrong for them. Back off outside
+	 * the read section (-EBUSY, as for a clone): the split comes once the
+	 * grace period, which waits for that section, has ended.
 	 */
 	if (slot < a->start || slot + size > a->end)
-		return -EAGAIN;
+		return -EBUSY;
 	/*
 	 * Every decision is taken under the share lock with the clone flag
 	 * checked there: a clone write-protects a leaf under the same lock,

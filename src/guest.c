@@ -309,8 +309,8 @@ static int guest_segments(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 							   acc->cnt, a, at,
 							   how);
 			acc->need_2m = r == -ENOBUFS;
-			/* -EBUSY: wait for a clone outside the read section;
-			 * -ENOBUFS: refill there. */
+			/* -EBUSY: wait for a clone or a block split outside
+			 * the read section; -ENOBUFS: refill there. */
 			if (r && r != -EEXIST && r != -EAGAIN)
 				return r;
 			continue;
@@ -384,8 +384,9 @@ static int acc_iov(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 }
 
 /*
- * -EBUSY: a clone of this space is write-protecting it; start over outside
- * the read section (copying the same bytes again is harmless).
+ * -EBUSY: a clone of this space is write-protecting it, or a control
+ * operation is about to split a block; start over outside the read section
+ * (copying the same bytes again is harmless).
  */
 #define CONTROL_ACCESS(as, call)                                               \
 	({                                                                     \

@@ -12,13 +12,16 @@
  * sees the new R+W area and, in the tables, B itself, still whole. It must
  * back off (the block reaches past its area) rather than copy B and map
  * all of it R+W; else, once the protect splits B, B's second MiB keeps
- * R+W, which its area does not allow.
+ * R+W, which its area does not allow. Nor may it wait for the split
+ * inside its read section (the split waits for that section to end, for
+ * sure under QSBR): aspace_vcpu_fault and aspace_vcpu_write, both flavours.
  */
 #define _GNU_SOURCE
 #include <aspace/aspace.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -64,44 +67,80 @@ static void *protect(void *arg)
 					    ASPACE_READ | ASPACE_WRITE);
 }
 
-int main(void)
+static bool by_write;
+static atomic_bool attached, go;
+
+/*
+ * vCPU 2: attaches before the protect takes the lock (attach needs it),
+ * then writes at B + 4 KiB: a fault, or a guest write (which faults).
+ */
+static void *vcpu_write(void *arg)
+{
+	struct aspace_vcpu *v = aspace_vcpu_attach(as);
+	uint64_t x = 42;
+	long r;
+
+	(void)arg;
+	atomic_store(&attached, true);
+	if (!v)
+		return (void *)-1l;
+	while (!atomic_load(&go))
+		usleep(1000);
+	if (by_write)
+		r = aspace_vcpu_write(v, B + 4096, &x, sizeof(x));
+	else
+		r = aspace_vcpu_fault(v, B + 4096, ASPACE_WRITE);
+	aspace_vcpu_detach(v);
+	return (void *)r;
+}
+
+static int run_case(bool write, enum aspace_rcu rcu)
 {
 	struct aspace_hal hal = *aspace_host_hal();
 	struct aspace_config cfg = {.format = ASPACE_FMT_EPT4,
 				    .size = 1ull << 30,
 				    .hal = &hal,
-				    .rcu = ASPACE_RCU_MEMB};
+				    .rcu = rcu};
+	char how[64];
 	struct aspace *copy;
-	struct aspace_vcpu *v2;
 	struct aspace_xlate x;
-	pthread_t hold, prot;
-	void *pr;
-	int fault, bad = 0;
+	pthread_t hold, prot, wr;
+	void *pr, *wrr;
+	uint64_t got = 0;
+	int bad = 0;
 
+	snprintf(how, sizeof(how), "%s, %s",
+		 write ? "aspace_vcpu_write" : "aspace_vcpu_fault",
+		 rcu == ASPACE_RCU_QSBR ? "QSBR" : "memb");
 	hal.direct_map = false;
 	hal.phys_to_virt = hal_phys_to_virt;
+	atomic_store(&holding, false);
+	atomic_store(&release, false);
+	atomic_store(&attached, false);
+	atomic_store(&go, false);
+	by_write = write;
 	if (aspace_create(&cfg, &as) ||
 	    aspace_map_alloc(as, 0, 8 * MiB, ASPACE_READ | ASPACE_EXEC, true) ||
 	    aspace_translate(as, B, &x) || x.leaf_size != 2 * MiB ||
 	    aspace_clone(as, &copy))
 		return 99;
-	regress_watchdog("FAIL: regress_cow_split deadlocked\n", 20);
-
-	v2 = aspace_vcpu_attach(as); /* before the protect holds the lock */
-	if (!v2)
-		return 99;
+	pthread_create(&wr, NULL, vcpu_write, NULL);
+	while (!atomic_load(&attached))
+		usleep(1000);
 	pthread_create(&hold, NULL, vcpu_hold, NULL);
 	while (!atomic_load(&holding))
 		usleep(1000);
 	pthread_create(&prot, NULL, protect, NULL);
 	usleep(100 * 1000); /* the protect now waits for vCPU 1 */
-	fault = aspace_vcpu_fault(v2, B + 4096, ASPACE_WRITE);
+	atomic_store(&go, true);
+	usleep(100 * 1000); /* vCPU 2 meets the whole block meanwhile */
 	atomic_store(&release, true);
 	pthread_join(hold, NULL);
 	pthread_join(prot, &pr);
-	aspace_vcpu_detach(v2);
-	if (pr) {
-		fprintf(stderr, "FAIL: protect returned %ld\n", (long)pr);
+	pthread_join(wr, &wrr);
+	if (pr || wrr) {
+		fprintf(stderr, "FAIL (%s): protect %ld, vCPU 2 %ld\n", how,
+			(long)pr, (long)wrr);
 		bad = 1;
 	}
 	/* Past the protected range the area is R+X, and so must be the leaf. */
@@ -109,12 +148,29 @@ int main(void)
 	    (x.flags & (ASPACE_READ | ASPACE_WRITE | ASPACE_EXEC)) !=
 		    (ASPACE_READ | ASPACE_EXEC)) {
 		fprintf(stderr,
-			"FAIL: B + 1 MiB is mapped with flags %#x, its area "
-			"allows R+X (fault returned %d)\n",
-			x.flags, fault);
+			"FAIL (%s): B + 1 MiB is mapped with flags %#x, its "
+			"area allows R+X\n",
+			how, x.flags);
+		bad = 1;
+	}
+	if (write &&
+	    (aspace_read(as, B + 4096, &got, sizeof(got)) || got != 42)) {
+		fprintf(stderr, "FAIL (%s): read back %llu, wrote 42\n", how,
+			(unsigned long long)got);
 		bad = 1;
 	}
 	aspace_destroy(copy);
 	aspace_destroy(as);
+	return bad;
+}
+
+int main(void)
+{
+	int bad = 0;
+
+	regress_watchdog("FAIL: regress_cow_split deadlocked\n", 30);
+	for (int rcu = ASPACE_RCU_MEMB; rcu <= ASPACE_RCU_QSBR && !bad; rcu++)
+		for (int write = 0; write <= 1 && !bad; write++)
+			bad = run_case(write, (enum aspace_rcu)rcu);
 	return bad;
 }
