@@ -30,13 +30,10 @@ xlate_fill(const struct aspace *as, aspace_gpa_t gpa, const struct pt_lookup *l,
 	   const struct pt_bits k)
 {
 	uint64_t size = PT_LEVEL_SIZE(l->level);
-	unsigned flags = as->fmt.decode[pte_decode_index(k, l->pte)];
 
-	if (!k.mt_encoded) /* the platform's PMAs decide: report intent */
-		flags |= a->flags & (ASPACE_DEVICE | ASPACE_UNCACHED);
 	out->hpa = ((l->pte & k.oa_mask) << k.oa_shift) + (gpa & (size - 1));
 	out->leaf_size = size;
-	out->flags = flags;
+	out->flags = leaf_flags(&as->fmt, k, l->pte, a);
 	out->area_start = a->start;
 	out->area_size = a->end - a->start;
 }

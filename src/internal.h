@@ -97,6 +97,23 @@ struct area {
 };
 
 /*
+ * The flags translate and queries report for leaf pte of area a: the
+ * entry's, from the format's decode table, plus the memory type the area
+ * asks for where entries carry none (the platform's PMAs decide). k is
+ * f->bits, or the same bits as constants (guest.c's fast path).
+ */
+static inline __attribute__((always_inline)) unsigned
+leaf_flags(const struct pt_format *f, const struct pt_bits k, pte_t pte,
+	   const struct area *a)
+{
+	unsigned flags = f->decode[pte_decode_index(k, pte)];
+
+	if (!k.mt_encoded)
+		flags |= a->flags & (ASPACE_DEVICE | ASPACE_UNCACHED);
+	return flags;
+}
+
+/*
  * The published set: sorted by start, immutable except that an area that
  * sorts last may be appended in place (v[n] and its keys are written, then
  * n is published with release). gen changes whenever an area leaves the

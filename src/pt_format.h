@@ -167,11 +167,6 @@ static inline unsigned pte_decode_bits(const struct pt_bits k, pte_t pte)
 	return flags;
 }
 
-static inline unsigned pte_decode_flags(const struct pt_format *f, pte_t pte)
-{
-	return pte_decode_bits(f->bits, pte);
-}
-
 /* The bits of a leaf that its flags depend on, as one small number. */
 static inline unsigned pte_decode_index(const struct pt_bits k, pte_t pte)
 {

@@ -278,11 +278,7 @@ static bool offer_entry(struct run_builder *b, aspace_gpa_t lo, aspace_gpa_t hi,
 		piece.mapped = true;
 		piece.hpa = pte_addr(f, pte) + (lo & (size - 1));
 		piece.leaf_size = size;
-		piece.flags = pte_decode_flags(f, pte);
-		/* Without encoded types the PMAs decide: report the intent. */
-		if (!f->bits.mt_encoded)
-			piece.flags |=
-				a->flags & (ASPACE_DEVICE | ASPACE_UNCACHED);
+		piece.flags = leaf_flags(f, f->bits, pte, a);
 	}
 	return run_offer(b, lo, hi, &piece);
 }
