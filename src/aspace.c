@@ -660,8 +660,6 @@ static int share_prepare(struct aspace *as, aspace_gpa_t lo, aspace_gpa_t hi)
 
 		if (a->kind != AREA_LINEAR &&
 		    (r == -ENOENT || (r == 0 && (l.pte & as->fmt.cow_bit)))) {
-			if (cache_topup(as, &as->ctl_cache, as->fmt.levels))
-				return -ENOMEM;
 			r = fault_resolve_locked(as, &as->ctl_cache, &as->ctl,
 						 a, lo, ASPACE_WRITE);
 			if (r == -ENOMEM)

@@ -254,6 +254,8 @@ int fault_resolve_locked(struct aspace *as, struct frame_cache *c,
 {
 	int r;
 
+	if (cache_topup(as, c, fault_frames(as)))
+		return -ENOMEM;
 	while ((r = fault_resolve_access(as, c, cnt, a, gpa, access)) ==
 	       -ENOBUFS) {
 		r = fault_refill_2m(as, c, &access);

@@ -296,9 +296,6 @@ static int guest_segments(struct accessor *acc, aspace_gpa_t gpa, size_t len,
 			 * caller refills on -ENOBUFS and starts over. */
 			if (acc->vcpu && acc->cache->n4k < as->fmt.levels)
 				return -ENOBUFS;
-			if (!acc->vcpu &&
-			    cache_topup(as, acc->cache, as->fmt.levels))
-				return -ENOMEM;
 			r = acc->vcpu
 				    ? fault_resolve_access(as, acc->cache,
 							   acc->cnt, a, at, how)

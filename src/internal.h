@@ -577,7 +577,7 @@ int fault_resolve_access(struct aspace *as, struct frame_cache *cache,
 			 aspace_gpa_t gpa, unsigned access);
 int fault_refill_2m(struct aspace *as, struct frame_cache *cache,
 		    unsigned *access);
-/* The same under as->lock (no read section): refills as it goes. */
+/* The same under as->lock (no read section): tops up and refills. */
 int fault_resolve_locked(struct aspace *as, struct frame_cache *cache,
 			 struct counters *cnt, const struct area *a,
 			 aspace_gpa_t gpa, unsigned access);

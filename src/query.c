@@ -140,11 +140,9 @@ bool aspace_check_access(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 static int populate_page(struct aspace *as, const struct area *a,
 			 aspace_gpa_t gpa, unsigned access)
 {
-	int r;
+	int r = fault_resolve_locked(as, &as->ctl_cache, &as->ctl, a, gpa,
+				     access);
 
-	if (cache_topup(as, &as->ctl_cache, as->fmt.levels))
-		return -ENOMEM;
-	r = fault_resolve_locked(as, &as->ctl_cache, &as->ctl, a, gpa, access);
 	return r == -EEXIST || r == -EAGAIN || r == -EBUSY ? 0 : r;
 }
 
