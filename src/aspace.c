@@ -113,7 +113,7 @@ int aspace_create(const struct aspace_config *cfg, struct aspace **out)
 	as->direct = as->hal.direct_map;
 	as->dm_offset = as->hal.direct_map_offset;
 	as->rcu = cfg->rcu;
-	as->xlate = xlate_path_for(as);
+	as->xlate = xlate_fn_for(as);
 	as->stream_from = cfg->zero == ASPACE_ZERO_STREAM   ? ASPACE_PAGE_SIZE
 			  : cfg->zero == ASPACE_ZERO_CACHED ? UINT64_MAX
 							    : ASPACE_BLOCK_2M;

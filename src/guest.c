@@ -158,49 +158,29 @@ static __attribute__((noinline)) int translate_generic(struct aspace_vcpu *v,
 	return vcpu_translate_slow(v, gpa, out);
 }
 
-uint8_t xlate_path_for(const struct aspace *as)
+xlate_fn xlate_fn_for(const struct aspace *as)
 {
 	bool qsbr = as->rcu == ASPACE_RCU_QSBR;
 
 	if (!as->direct)
-		return XLATE_GENERIC;
+		return translate_generic;
 	switch (as->fmt.id) {
 	case ASPACE_FMT_EPT4:
 	case ASPACE_FMT_EPT5:
-		return qsbr ? XLATE_EPT_QSBR : XLATE_EPT_MEMB;
+		return qsbr ? translate_ept_qsbr : translate_ept_memb;
 	case ASPACE_FMT_S2_4K:
-		return qsbr ? XLATE_S2_QSBR : XLATE_S2_MEMB;
+		return qsbr ? translate_s2_qsbr : translate_s2_memb;
 	default:
 		if (as->fmt.bits.mt_encoded) /* Svpbmt */
-			return qsbr ? XLATE_GSTAGE_PBMT_QSBR
-				    : XLATE_GSTAGE_PBMT_MEMB;
-		return qsbr ? XLATE_GSTAGE_QSBR : XLATE_GSTAGE_MEMB;
+			return qsbr ? translate_pbmt_qsbr : translate_pbmt_memb;
+		return qsbr ? translate_gstage_qsbr : translate_gstage_memb;
 	}
 }
 
 int aspace_vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
 			  struct aspace_xlate *out)
 {
-	switch ((enum xlate_path)v->as->xlate) {
-	case XLATE_EPT_MEMB:
-		return translate_ept_memb(v, gpa, out);
-	case XLATE_EPT_QSBR:
-		return translate_ept_qsbr(v, gpa, out);
-	case XLATE_S2_MEMB:
-		return translate_s2_memb(v, gpa, out);
-	case XLATE_S2_QSBR:
-		return translate_s2_qsbr(v, gpa, out);
-	case XLATE_GSTAGE_MEMB:
-		return translate_gstage_memb(v, gpa, out);
-	case XLATE_GSTAGE_QSBR:
-		return translate_gstage_qsbr(v, gpa, out);
-	case XLATE_GSTAGE_PBMT_MEMB:
-		return translate_pbmt_memb(v, gpa, out);
-	case XLATE_GSTAGE_PBMT_QSBR:
-		return translate_pbmt_qsbr(v, gpa, out);
-	default:
-		return translate_generic(v, gpa, out);
-	}
+	return v->as->xlate(v, gpa, out);
 }
 
 int aspace_translate(struct aspace *as, aspace_gpa_t gpa,

@@ -243,32 +243,23 @@ struct frame_family {
 };
 
 /*
- * Which specialisation of aspace_vcpu_translate serves an address space:
- * the format family's entry bits and the RCU flavour as constants, chosen
- * once at create (guest.c). XLATE_GENERIC serves HALs without a direct map.
+ * The specialisation of aspace_vcpu_translate that serves an address
+ * space: the format family's entry bits and the RCU flavour as constants,
+ * chosen once at create (guest.c: xlate_fn_for).
  */
-enum xlate_path {
-	XLATE_GENERIC,
-	XLATE_EPT_MEMB,
-	XLATE_EPT_QSBR,
-	XLATE_S2_MEMB,
-	XLATE_S2_QSBR,
-	XLATE_GSTAGE_MEMB,
-	XLATE_GSTAGE_QSBR,
-	XLATE_GSTAGE_PBMT_MEMB, /* Svpbmt: the entry carries the memory type */
-	XLATE_GSTAGE_PBMT_QSBR,
-};
+typedef int (*xlate_fn)(struct aspace_vcpu *v, aspace_gpa_t gpa,
+			struct aspace_xlate *out);
 
 struct aspace {
 	/*
 	 * Hot, read-mostly: what translate and the fault path read, packed
 	 * so that they and the walk fields at the head of fmt share the first
-	 * two cache lines (fmt keeps its 512-byte attribute table last).
+	 * two cache lines (fmt keeps its attribute and decode tables last).
 	 */
+	xlate_fn xlate; /* aspace_vcpu_translate's one dispatch */
 	void *root_va;
 	uintptr_t dm_offset;
 	bool direct;
-	uint8_t xlate; /* enum xlate_path */
 	enum aspace_rcu rcu;
 	aspace_gpa_t base, last; /* window [base, last] */
 	struct area_set *areas;	 /* RCU-published */
@@ -586,6 +577,6 @@ int fault_resolve_locked(struct aspace *as, struct frame_cache *cache,
 bool flags_valid(unsigned flags);
 
 /* guest.c: the translate specialisation for as (fmt, hal, rcu set). */
-uint8_t xlate_path_for(const struct aspace *as);
+xlate_fn xlate_fn_for(const struct aspace *as);
 
 #endif
