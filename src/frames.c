@@ -56,7 +56,7 @@ void data_zero(struct aspace *as, aspace_hpa_t hpa, size_t size)
 	if (size >= as->stream_from)
 		zero_stream(pt_va(as, hpa), size);
 	else
-		memset(pt_va(as, hpa), 0, size);
+		frame_zero(as, hpa, size);
 }
 
 void cache_init(struct frame_cache *c, unsigned batch)
