@@ -2,6 +2,7 @@
 /*
  * Translation and guest-memory access from the host.
  */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -15,11 +16,11 @@ static inline __attribute__((always_inline)) int
 lookup_stable(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *l,
 	      const struct pt_bits k)
 {
-	int r = pt_lookup_bits(as, gpa, l, k, false);
+	int r = pt_lookup_bits(as, gpa, l, k, false, 0);
 
 	while (caa_unlikely(r == -EAGAIN)) {
 		caa_cpu_relax();
-		r = pt_lookup_bits(as, gpa, l, k, false);
+		r = pt_lookup_bits(as, gpa, l, k, false, 0);
 	}
 	return r;
 }
@@ -100,7 +101,7 @@ vcpu_translate_slow(struct aspace_vcpu *v, aspace_gpa_t gpa,
 static inline __attribute__((always_inline)) int
 vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
 	       struct aspace_xlate *out, const struct pt_bits k,
-	       const enum aspace_rcu rcu)
+	       const enum aspace_rcu rcu, const unsigned levels)
 {
 	struct aspace *as = v->as;
 	const struct area *a;
@@ -108,7 +109,7 @@ vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
 	int r;
 
 	rcu_lock_flavour(rcu);
-	r = pt_lookup_bits(as, gpa, &l, k, true);
+	r = pt_lookup_bits(as, gpa, &l, k, true, levels);
 	if (caa_unlikely(r == -EAGAIN))
 		return vcpu_translate_slow(v, gpa, out);
 	if (caa_likely(r == 0)) {
@@ -116,38 +117,66 @@ vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,
 		if (caa_unlikely(!a))
 			return vcpu_translate_area(v, gpa, out, l.pte, l.level);
 		xlate_fill(as, gpa, &l, a, out, k);
-	} else if (!in_window(as, gpa)) {
-		r = -EINVAL;
+		rcu_unlock_flavour(as, rcu);
+		return 0;
 	}
+	if (!in_window(as, gpa))
+		r = -EINVAL;
 	rcu_unlock_flavour(as, rcu);
 	return r;
 }
 
 /*
- * The vCPU translate is the hottest call: one dispatch on the format
- * family and RCU flavour, then a walk and decode with that family's entry
- * bits as constants (arch/x86/ept.h, arch/arm64/stage2.h,
- * arch/riscv/gstage.h) rather than masks loaded from as->fmt at every
- * test. One function per variant, so each saves only the registers it
- * uses.
+ * The vCPU translate is the hottest call: one dispatch, chosen at create,
+ * then a walk and decode with the format family's entry bits
+ * (arch/x86/ept.h, arch/arm64/stage2.h, arch/riscv/gstage.h), the number
+ * of levels and the RCU flavour as constants, rather than masks and a
+ * depth loaded from as->fmt on the way. One function per variant, so
+ * each saves only the registers it uses.
  */
-#define XLATE_VARIANT(name, rcu, ...)                                          \
+enum xlate_family { XLATE_EPT, XLATE_S2, XLATE_GSTAGE, XLATE_PBMT, XLATE_N };
+
+#define XLATE_VARIANT(name, rcu, levels, ...)                                  \
 	static __attribute__((noinline)) int name(struct aspace_vcpu *v,       \
 						  aspace_gpa_t gpa,            \
 						  struct aspace_xlate *out)    \
 	{                                                                      \
 		return vcpu_translate(v, gpa, out,                             \
-				      (struct pt_bits)__VA_ARGS__, rcu);       \
+				      (struct pt_bits)__VA_ARGS__, rcu,        \
+				      levels);                                 \
 	}
 
-XLATE_VARIANT(translate_ept_memb, ASPACE_RCU_MEMB, EPT_PT_BITS)
-XLATE_VARIANT(translate_ept_qsbr, ASPACE_RCU_QSBR, EPT_PT_BITS)
-XLATE_VARIANT(translate_s2_memb, ASPACE_RCU_MEMB, S2_PT_BITS)
-XLATE_VARIANT(translate_s2_qsbr, ASPACE_RCU_QSBR, S2_PT_BITS)
-XLATE_VARIANT(translate_gstage_memb, ASPACE_RCU_MEMB, GSTAGE_PT_BITS(false))
-XLATE_VARIANT(translate_gstage_qsbr, ASPACE_RCU_QSBR, GSTAGE_PT_BITS(false))
-XLATE_VARIANT(translate_pbmt_memb, ASPACE_RCU_MEMB, GSTAGE_PT_BITS(true))
-XLATE_VARIANT(translate_pbmt_qsbr, ASPACE_RCU_QSBR, GSTAGE_PT_BITS(true))
+/* Both flavours of family fam with n levels, and their table entry. */
+#define XLATE_LEVELS(fam, n, ...)                                              \
+	XLATE_VARIANT(translate_##fam##n##_memb, ASPACE_RCU_MEMB, n,           \
+		      __VA_ARGS__)                                             \
+	XLATE_VARIANT(translate_##fam##n##_qsbr, ASPACE_RCU_QSBR, n,           \
+		      __VA_ARGS__)
+#define XLATE_ENTRY(fam, n)                                                    \
+	[n] = {translate_##fam##n##_memb, translate_##fam##n##_qsbr}
+
+XLATE_LEVELS(ept, 4, EPT_PT_BITS)
+XLATE_LEVELS(ept, 5, EPT_PT_BITS)
+XLATE_LEVELS(s2_, 2, S2_PT_BITS)
+XLATE_LEVELS(s2_, 3, S2_PT_BITS)
+XLATE_LEVELS(s2_, 4, S2_PT_BITS)
+XLATE_LEVELS(gstage, 3, GSTAGE_PT_BITS(false))
+XLATE_LEVELS(gstage, 4, GSTAGE_PT_BITS(false))
+XLATE_LEVELS(gstage, 5, GSTAGE_PT_BITS(false))
+XLATE_LEVELS(pbmt, 3, GSTAGE_PT_BITS(true))
+XLATE_LEVELS(pbmt, 4, GSTAGE_PT_BITS(true))
+XLATE_LEVELS(pbmt, 5, GSTAGE_PT_BITS(true))
+
+/* [family][levels][qsbr]: NULL where the family has no such depth. */
+static const xlate_fn xlate_fns[XLATE_N][6][2] = {
+	[XLATE_EPT] = {XLATE_ENTRY(ept, 4), XLATE_ENTRY(ept, 5)},
+	[XLATE_S2] = {XLATE_ENTRY(s2_, 2), XLATE_ENTRY(s2_, 3),
+		      XLATE_ENTRY(s2_, 4)},
+	[XLATE_GSTAGE] = {XLATE_ENTRY(gstage, 3), XLATE_ENTRY(gstage, 4),
+			  XLATE_ENTRY(gstage, 5)},
+	[XLATE_PBMT] = {XLATE_ENTRY(pbmt, 3), XLATE_ENTRY(pbmt, 4),
+			XLATE_ENTRY(pbmt, 5)},
+};
 
 /* Any format and HAL: the format's bits read from as->fmt. */
 static __attribute__((noinline)) int translate_generic(struct aspace_vcpu *v,
@@ -160,21 +189,27 @@ static __attribute__((noinline)) int translate_generic(struct aspace_vcpu *v,
 
 xlate_fn xlate_fn_for(const struct aspace *as)
 {
-	bool qsbr = as->rcu == ASPACE_RCU_QSBR;
+	enum xlate_family fam;
+	xlate_fn fn;
 
 	if (!as->direct)
 		return translate_generic;
 	switch (as->fmt.id) {
 	case ASPACE_FMT_EPT4:
 	case ASPACE_FMT_EPT5:
-		return qsbr ? translate_ept_qsbr : translate_ept_memb;
+		fam = XLATE_EPT;
+		break;
 	case ASPACE_FMT_S2_4K:
-		return qsbr ? translate_s2_qsbr : translate_s2_memb;
+		fam = XLATE_S2;
+		break;
 	default:
-		if (as->fmt.bits.mt_encoded) /* Svpbmt */
-			return qsbr ? translate_pbmt_qsbr : translate_pbmt_memb;
-		return qsbr ? translate_gstage_qsbr : translate_gstage_memb;
+		fam = as->fmt.bits.mt_encoded ? XLATE_PBMT : XLATE_GSTAGE;
 	}
+	fn = as->fmt.levels < 6 ? xlate_fns[fam][as->fmt.levels]
+					   [as->rcu == ASPACE_RCU_QSBR]
+				: NULL;
+	assert(fn); /* a format whose depth has no variant: add it above */
+	return fn ? fn : translate_generic;
 }
 
 int aspace_vcpu_translate(struct aspace_vcpu *v, aspace_gpa_t gpa,

@@ -15,10 +15,10 @@ TEST_LIBS = tests/libtestutil.la libaspace.la -lpthread
 
 check_PROGRAMS += tests/test_random tests/test_hw_root tests/test_bad_input \
 	tests/test_alloc_fail tests/test_pitfalls tests/test_ref_walk \
-	tests/example
+	tests/test_translate tests/example
 TESTS += tests/test_random tests/test_hw_root tests/test_bad_input \
 	tests/test_alloc_fail tests/test_pitfalls tests/test_ref_walk \
-	tests/example
+	tests/test_translate tests/example
 
 tests_test_random_SOURCES = tests/test_random.c
 tests_test_random_LDADD = $(TEST_LIBS)
@@ -32,6 +32,8 @@ tests_test_pitfalls_SOURCES = tests/test_pitfalls.c
 tests_test_pitfalls_LDADD = $(TEST_LIBS)
 tests_test_ref_walk_SOURCES = tests/test_ref_walk.c
 tests_test_ref_walk_LDADD = $(TEST_LIBS)
+tests_test_translate_SOURCES = tests/test_translate.c
+tests_test_translate_LDADD = $(TEST_LIBS)
 # The README example: the public header and the built-in host HAL only.
 tests_example_SOURCES = tests/example.c
 tests_example_LDADD = libaspace.la
