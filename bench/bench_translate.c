@@ -419,14 +419,17 @@ static struct xlate_case *new_case(const struct bench_format *fmt,
 }
 
 static void register_ratio(const struct bench_format *fmt, enum bench_leaf leaf,
-			   bool cold, enum xlate_order order, int reps)
+			   bool cold, enum xlate_order order, int reps,
+			   enum aspace_rcu rcu)
 {
 	struct xlate_case *c = new_case(fmt, leaf, cold, order, false);
 	gb_bench *b;
 
-	b = bench_register(bm_pair, c, "xlate_ratio/%s/%s/%s/%s", fmt->name,
+	c->rcu = rcu;
+	b = bench_register(bm_pair, c, "xlate_ratio/%s/%s/%s/%s%s", fmt->name,
 			   bench_leaf_name[leaf], cold ? "cold" : "hot",
-			   order_names[order]);
+			   order_names[order],
+			   rcu == ASPACE_RCU_QSBR ? "_qsbr" : "");
 	if (reps > 1)
 		gb_display_aggregates_only(gb_repetitions(b, reps));
 }
@@ -480,11 +483,20 @@ void bench_register_translate(int reps)
 	for (unsigned i = 0; i < bench_nformats; i++)
 		for (int o = ORDER_RANDOM; o <= ORDER_CHAIN; o += 2)
 			register_ratio(&bench_formats[i], LEAF_4K, true, o,
-				       reps);
+				       reps, ASPACE_RCU_MEMB);
 	for (int leaf = LEAF_2M; leaf <= LEAF_1G; leaf++)
 		for (int o = ORDER_RANDOM; o <= ORDER_CHAIN; o += 2)
-			register_ratio(ept4, leaf, true, o, reps);
-	register_ratio(ept4, LEAF_4K, false, ORDER_RANDOM, reps);
+			register_ratio(ept4, leaf, true, o, reps,
+				       ASPACE_RCU_MEMB);
+	register_ratio(ept4, LEAF_4K, false, ORDER_RANDOM, reps,
+		       ASPACE_RCU_MEMB);
+	/* The throughput ones again with QSBR: no read-side instructions. */
+	for (unsigned i = 0; i < bench_nformats; i++)
+		register_ratio(&bench_formats[i], LEAF_4K, true, ORDER_RANDOM,
+			       reps, ASPACE_RCU_QSBR);
+	for (int leaf = LEAF_2M; leaf <= LEAF_1G; leaf++)
+		register_ratio(ept4, leaf, true, ORDER_RANDOM, reps,
+			       ASPACE_RCU_QSBR);
 	/* The same walks with QSBR: read sections cost nothing. */
 	for (int leaf = LEAF_4K; leaf <= LEAF_2M; leaf++) {
 		struct xlate_case *c =

@@ -116,7 +116,8 @@ def translate_goals(rep):
                        if n.startswith("translate/") and
                        not n.endswith("_qsbr")) |
                    set(n[len("xlate_ratio/"):] for n in rep.r
-                       if n.startswith("xlate_ratio/")),
+                       if n.startswith("xlate_ratio/") and
+                       not n.endswith("_qsbr")),
                    key=lambda c: (c.split("/")[-1] != "chain",
                                   c.split("/")[-1] != "random", c))
     for case in cases:
@@ -142,6 +143,18 @@ def translate_goals(rep):
             (case,) + cells[0] + cells[1]))
     if not cases:
         rep.goal("translate / floor", None, "<= 2.00x", None)
+    qsbr = sorted(n for n in rep.r
+                  if n.startswith("xlate_ratio/") and n.endswith("_qsbr"))
+    if qsbr:
+        rep.line("  the random (throughput) cases with QSBR read sections, "
+                 "interleaved (no verdict: the default is memb)")
+    for name in qsbr:
+        pair = rep.rec(name)
+        rep.line("  %-30s %21s %8s" % (
+            name[len("xlate_ratio/"):],
+            "%.1f / %.1f ns" % (pair.get("translate_ns"),
+                                pair.get("floor_ns")),
+            "%.2fx" % pair.get("ratio")))
     rep.info("translate_control/EPT4/4k/cold/random (mutex path)",
              rep.ns("translate_control/EPT4/4k/cold/random"), "ns")
 
