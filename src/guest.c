@@ -30,7 +30,7 @@ xlate_fill(const struct aspace *as, aspace_gpa_t gpa, const struct pt_lookup *l,
 	   const struct area *a, struct aspace_xlate *out,
 	   const struct pt_bits k)
 {
-	uint64_t size = PT_LEVEL_SIZE(l->level);
+	uint64_t size = l->size;
 
 	out->hpa = ((l->pte & k.oa_mask) << k.oa_shift) + (gpa & (size - 1));
 	out->leaf_size = size;
@@ -54,7 +54,8 @@ vcpu_translate_area(struct aspace_vcpu *v, aspace_gpa_t gpa,
 {
 	struct aspace *as = v->as;
 	const struct area *a = vcpu_area(v, gpa);
-	const struct pt_lookup l = {.pte = pte, .level = level};
+	const struct pt_lookup l = {
+		.pte = pte, .level = level, .size = PT_LEVEL_SIZE(level)};
 	/* A leaf outside any area: a map in progress, or gpa outside the
 	 * window (where the walk's masked root index landed in it). */
 	int r = in_window(as, gpa) ? -ENOENT : -EINVAL;

@@ -318,6 +318,7 @@ static inline void *pt_va(const struct aspace *as, aspace_hpa_t hpa)
 struct pt_lookup {
 	pte_t pte;
 	unsigned level;
+	uint64_t size; /* PT_LEVEL_SIZE(level): a constant at each exit */
 	pte_t *ptep;
 };
 
@@ -341,8 +342,8 @@ pt_next_table(struct aspace *as, pte_t pte, const struct pt_bits k,
  * One level of pt_lookup_bits, with the level a constant: the index shift
  * folds to an immediate. Leaves the walk at an absent entry or a leaf.
  *
- * A direct walk keeps the table's physical address (tbl) and adds the
- * direct-map offset and the entry's index to each other first: they do
+ * Below the root, a direct walk keeps the table's physical address (tbl)
+ * and adds the direct-map offset and the entry's index first: they do
  * not depend on the entry just loaded, so the next load waits for one
  * AND (and, RISC-V, one shift) after it, not three operations. The empty
  * asm keeps the compiler from reassociating the sum.
@@ -352,7 +353,8 @@ pt_next_table(struct aspace *as, pte_t pte, const struct pt_bits k,
 		uintptr_t off =                                                \
 			((gpa >> PT_LEVEL_SHIFT(l)) & mask) * sizeof(pte_t);   \
 		level = (l);                                                   \
-		if (direct) {                                                  \
+		size = PT_LEVEL_SIZE(l);                                       \
+		if (direct && (l) != top) {                                    \
 			off += as->dm_offset;                                  \
 			__asm__("" : "+r"(off));                               \
 			p = (pte_t *)(tbl + off);                              \
@@ -383,13 +385,15 @@ static inline __attribute__((always_inline)) int
 pt_lookup_bits(struct aspace *as, aspace_gpa_t gpa, struct pt_lookup *out,
 	       const struct pt_bits k, const bool direct, const unsigned levels)
 {
+	const unsigned top = (levels ? levels : as->fmt.levels) - 1;
 	uint64_t mask = as->fmt.root_mask;
 	pte_t *table = as->root_va, *p, pte;
-	uintptr_t tbl = (uintptr_t)table - as->dm_offset;
+	uintptr_t tbl = 0;
+	uint64_t size;
 	unsigned level;
 	int r;
 
-	switch (levels ? levels : as->fmt.levels) {
+	switch (top + 1) {
 	case 5:
 		PT_LOOKUP_STEP(4);
 		/* fall through */
@@ -414,6 +418,7 @@ out:
 	/* Stored once at the end: stores through out could alias as. */
 	out->pte = pte;
 	out->level = level;
+	out->size = size;
 	out->ptep = p;
 	return r;
 }
