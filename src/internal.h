@@ -244,8 +244,8 @@ struct frame_family {
 
 /*
  * The specialisation of aspace_vcpu_translate that serves an address
- * space: the format family's entry bits and the RCU flavour as constants,
- * chosen once at create (guest.c: xlate_fn_for).
+ * space: the format family's entry bits, the walk depth and the RCU
+ * flavour as constants, chosen once at create (guest.c: xlate_fn_for).
  */
 typedef int (*xlate_fn)(struct aspace_vcpu *v, aspace_gpa_t gpa,
 			struct aspace_xlate *out);
@@ -507,6 +507,8 @@ int as_thread_register(enum aspace_rcu rcu);
 void as_thread_unregister(enum aspace_rcu rcu);
 void as_tsan_acquire(struct aspace *as);
 void as_readers_add(struct aspace *as, int n);
+/* Whether liburcu's memb flavour found sys_membarrier (fixed at start-up). */
+bool as_memb_sys_membarrier(void);
 
 /* walk.c: the control-path operation context */
 struct flush_batch {
@@ -599,7 +601,38 @@ int fault_resolve_locked(struct aspace *as, struct frame_cache *cache,
 /* aspace.c */
 bool flags_valid(unsigned flags);
 
-/* guest.c: the translate specialisation for as (fmt, hal, rcu set). */
+/* translate.c: the translate specialisation for as (fmt, hal, rcu set). */
 xlate_fn xlate_fn_for(const struct aspace *as);
+
+/*
+ * guest.c: translate's paths off the fast one, entered inside the vCPU's
+ * read section (they leave it), and the generic translate.
+ */
+int vcpu_translate_area(struct aspace_vcpu *v, aspace_gpa_t gpa,
+			struct aspace_xlate *out, pte_t pte, unsigned level);
+int vcpu_translate_slow(struct aspace_vcpu *v, aspace_gpa_t gpa,
+			struct aspace_xlate *out);
+int translate_generic(struct aspace_vcpu *v, aspace_gpa_t gpa,
+		      struct aspace_xlate *out);
+
+/* A translate's result from the leaf found and its area. */
+static inline __attribute__((always_inline)) void
+xlate_fill(const struct aspace *as, aspace_gpa_t gpa, const struct pt_lookup *l,
+	   const struct area *a, struct aspace_xlate *out,
+	   const struct pt_bits k)
+{
+	uint64_t size = l->size;
+
+	out->hpa = ((l->pte & k.oa_mask) << k.oa_shift) + (gpa & (size - 1));
+	out->leaf_size = size;
+	out->flags = leaf_flags(&as->fmt, k, l->pte, a);
+	out->area_start = a->start;
+	out->area_size = a->end - a->start;
+}
+
+static inline bool gpa_in_window(const struct aspace *as, aspace_gpa_t gpa)
+{
+	return gpa >= as->base && gpa <= as->last;
+}
 
 #endif

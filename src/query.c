@@ -108,7 +108,8 @@ static bool covered_allowing(const struct area_set *set, aspace_gpa_t gpa,
 }
 
 /* A non-empty, non-wrapping byte range inside the window. */
-static bool in_window(const struct aspace *as, aspace_gpa_t gpa, uint64_t size)
+static bool range_in_window(const struct aspace *as, aspace_gpa_t gpa,
+			    uint64_t size)
 {
 	return size && gpa >= as->base && gpa <= as->last &&
 	       size - 1 <= as->last - gpa;
@@ -119,7 +120,7 @@ bool aspace_check_access(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 {
 	bool ok;
 
-	if (!as || !access_ok(access) || !in_window(as, gpa, size))
+	if (!as || !access_ok(access) || !range_in_window(as, gpa, size))
 		return false;
 	as_lock(as);
 	ok = covered_allowing(as->areas, gpa, gpa + size - 1, access);
@@ -191,7 +192,8 @@ int aspace_populate(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 	int r = 0;
 
 	if (!as || !access_ok(access) ||
-	    !ALIGNED(gpa | size, ASPACE_PAGE_SIZE) || !in_window(as, gpa, size))
+	    !ALIGNED(gpa | size, ASPACE_PAGE_SIZE) ||
+	    !range_in_window(as, gpa, size))
 		return -EINVAL;
 	as_lock(as);
 	if (!covered_allowing(as->areas, gpa, hi - 1, access)) {
@@ -321,7 +323,7 @@ int aspace_query_begin(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 		return -EINVAL;
 	memset(q, 0, sizeof(*q));
 	q->as = as;
-	if (!as || !in_window(as, gpa, size))
+	if (!as || !range_in_window(as, gpa, size))
 		return -EINVAL;
 	q->next = gpa;
 	q->end = gpa + size; /* <= 2^59: no overflow */

@@ -8,6 +8,11 @@
 /* Per-thread registration counts: one thread may serve several vCPUs. */
 static __thread unsigned memb_refs, qsbr_refs;
 
+bool as_memb_sys_membarrier(void)
+{
+	return urcu_memb_has_sys_membarrier;
+}
+
 int as_thread_register(enum aspace_rcu rcu)
 {
 	if (rcu == ASPACE_RCU_MEMB) {
