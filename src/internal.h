@@ -245,7 +245,7 @@ struct frame_family {
 /*
  * The specialisation of aspace_vcpu_translate that serves an address
  * space: the format family's entry bits, the walk depth and the RCU
- * flavour as constants, chosen once at create (guest.c: xlate_fn_for).
+ * flavour as constants, chosen once at create (translate.c: xlate_fn_for).
  */
 typedef int (*xlate_fn)(struct aspace_vcpu *v, aspace_gpa_t gpa,
 			struct aspace_xlate *out);
@@ -361,8 +361,8 @@ pt_table_pa(pte_t pte, const struct pt_bits k)
  * Below the root, a direct walk keeps the table's physical address (tbl)
  * and adds the direct-map offset and the entry's index first: they do
  * not depend on the entry just loaded, so the next load waits for one
- * AND (and, RISC-V, one shift) after it, not three operations. The empty
- * asm keeps the compiler from reassociating the sum.
+ * AND after it (RISC-V's shift is the load's index scale), not three
+ * operations. The empty asm keeps the compiler from reassociating the sum.
  */
 #define PT_LOOKUP_STEP(l)                                                      \
 	do {                                                                   \
@@ -392,9 +392,10 @@ pt_table_pa(pte_t pte, const struct pt_bits k)
 /*
  * Walk gpa from the root to its leaf, lock-free: 0 with the leaf, -ENOENT
  * at the empty entry, -EAGAIN at a frozen one. Always inline: with a
- * constant k (guest.c instantiates translate per format family) the entry
- * tests fold to immediates; pt_lookup passes the format's own bits. A
- * true direct promises as->direct (checked by the caller). The levels are
+ * constant k (translate.c instantiates translate per format family) the
+ * entry tests fold to immediates; pt_lookup passes the format's own bits.
+ * A true direct promises as->direct (checked by the caller); levels is the
+ * walk depth as a constant, or 0 for as->fmt.levels. The levels are
  * unrolled, entered at the root's (at most 5: 57-bit GPAs).
  */
 static inline __attribute__((always_inline)) int
