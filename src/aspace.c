@@ -31,11 +31,8 @@ static unsigned memtype(unsigned flags)
 /* A 4 KiB-aligned, non-empty, non-wrapping range inside the window. */
 static int check_range(const struct aspace *as, aspace_gpa_t gpa, uint64_t size)
 {
-	if (!size || !ALIGNED(gpa | size, ASPACE_PAGE_SIZE))
-		return -EINVAL;
-	if (gpa + size - 1 < gpa)
-		return -EINVAL;
-	if (gpa < as->base || gpa + size - 1 > as->last)
+	if (!ALIGNED(gpa | size, ASPACE_PAGE_SIZE) ||
+	    !range_in_window(as, gpa, size))
 		return -EINVAL;
 	return 0;
 }

@@ -319,7 +319,7 @@ int aspace_vcpu_fault(struct aspace_vcpu *v, aspace_gpa_t gpa, unsigned access)
 
 	if (!access_valid(access))
 		return -EINVAL;
-	if (gpa < as->base || gpa > as->last)
+	if (!gpa_in_window(as, gpa))
 		return fault_account(&v->cnt, fault_real(as, gpa, access));
 	for (unsigned how = access;;) {
 		/* Before the walk: the walk itself never calls the HAL. */
@@ -354,7 +354,7 @@ int aspace_handle_fault(struct aspace *as, aspace_gpa_t gpa, unsigned access)
 	if (!access_valid(access))
 		return -EINVAL;
 	as_lock(as);
-	if (gpa < as->base || gpa > as->last) {
+	if (!gpa_in_window(as, gpa)) {
 		r = -EFAULT;
 	} else if (cache_topup(as, &as->ctl_cache, fault_frames(as))) {
 		r = -ENOMEM;

@@ -84,7 +84,7 @@ int aspace_translate(struct aspace *as, aspace_gpa_t gpa,
 	const struct area *a;
 	int r;
 
-	if (gpa < as->base || gpa > as->last)
+	if (!gpa_in_window(as, gpa))
 		return -EINVAL;
 	as_lock(as);
 	r = lookup_stable(as, gpa, &l, as->fmt.bits);
@@ -125,7 +125,7 @@ static int guest_check(struct accessor *acc, aspace_gpa_t gpa, size_t len)
 	struct aspace *as = acc->as;
 	aspace_gpa_t at = gpa, last = gpa + len - 1;
 
-	if (gpa < as->base || gpa > as->last || len - 1 > as->last - gpa)
+	if (!range_in_window(as, gpa, len))
 		return -EFAULT;
 	while (at <= last) {
 		const struct area *a = acc_area(acc, at);

@@ -100,7 +100,7 @@ struct area {
  * The flags translate and queries report for leaf pte of area a: the
  * entry's, from the format's decode table, plus the memory type the area
  * asks for where entries carry none (the platform's PMAs decide). k is
- * f->bits, or the same bits as constants (guest.c's fast path).
+ * f->bits, or the same bits as constants (translate.c's fast path).
  */
 static inline __attribute__((always_inline)) unsigned
 leaf_flags(const struct pt_format *f, const struct pt_bits k, pte_t pte,
@@ -305,6 +305,19 @@ struct aspace_vcpu {
 static inline struct area_set *areas_get(struct aspace *as)
 {
 	return __atomic_load_n(&as->areas, __ATOMIC_ACQUIRE);
+}
+
+/* Whether gpa lies in the window [base, last]. */
+static inline bool gpa_in_window(const struct aspace *as, aspace_gpa_t gpa)
+{
+	return gpa >= as->base && gpa <= as->last;
+}
+
+/* A non-empty, non-wrapping byte range inside the window. */
+static inline bool range_in_window(const struct aspace *as, aspace_gpa_t gpa,
+				   uint64_t size)
+{
+	return size && gpa_in_window(as, gpa) && size - 1 <= as->last - gpa;
 }
 
 static inline void *pt_va(const struct aspace *as, aspace_hpa_t hpa)
@@ -567,7 +580,6 @@ void pt_unshare_area(struct aspace *as, const struct area *a);
 
 /* fault.c */
 
-/* The area at gpa for a vCPU, cached while the set's generation holds. */
 /* The area this vCPU found last, if it is still published and holds gpa. */
 static inline const struct area *vcpu_area_cached(struct aspace_vcpu *v,
 						  const struct area_set *set,
@@ -581,6 +593,7 @@ static inline const struct area *vcpu_area_cached(struct aspace_vcpu *v,
 	return NULL;
 }
 
+/* The area at gpa for a vCPU, cached while the set's generation holds. */
 static inline const struct area *vcpu_area(struct aspace_vcpu *v,
 					   aspace_gpa_t gpa)
 {
@@ -645,11 +658,6 @@ xlate_fill(const struct aspace *as, aspace_gpa_t gpa, const struct pt_lookup *l,
 	out->flags = leaf_flags(&as->fmt, k, l->pte, a);
 	out->area_start = a->start;
 	out->area_size = a->end - a->start;
-}
-
-static inline bool gpa_in_window(const struct aspace *as, aspace_gpa_t gpa)
-{
-	return gpa >= as->base && gpa <= as->last;
 }
 
 #endif

@@ -107,14 +107,6 @@ static bool covered_allowing(const struct area_set *set, aspace_gpa_t gpa,
 	}
 }
 
-/* A non-empty, non-wrapping byte range inside the window. */
-static bool range_in_window(const struct aspace *as, aspace_gpa_t gpa,
-			    uint64_t size)
-{
-	return size && gpa >= as->base && gpa <= as->last &&
-	       size - 1 <= as->last - gpa;
-}
-
 bool aspace_check_access(struct aspace *as, aspace_gpa_t gpa, uint64_t size,
 			 unsigned access)
 {
