@@ -505,14 +505,17 @@ void bench_register_fault(int reps)
 			"populate/EPT4/%s", big ? "2m" : "4k"));
 }
 
-/* Disjoint faults at 1..8 threads (wall clock), lock-free and mutex. */
-static void register_disjoint(int reps, const char *variant, uint64_t area,
-			      enum aspace_zero zero)
+/*
+ * Faults at 1..8 threads (wall clock), lock-free and mutex: each thread on
+ * its own pages, or (same) all on the same ones.
+ */
+static void register_scaling(int reps, const char *variant, bool same,
+			     uint64_t area, enum aspace_zero zero)
 {
 	const struct bench_format *ept4 = bench_format_by_name("EPT4");
 
 	for (int control = 0; control <= 1; control++) {
-		struct fault_case *c = new_case(ept4, false, control, false);
+		struct fault_case *c = new_case(ept4, false, control, same);
 		gb_bench *b;
 
 		c->wall = true;
@@ -562,18 +565,8 @@ void bench_register_fault_scaling(int reps)
 			gb_threads(floor, t);
 		repeat(floor, reps);
 	}
-	register_disjoint(reps, "disjoint", FAULT_AREA, ASPACE_ZERO_AUTO);
-	for (int control = 0; control <= 1; control++) {
-		struct fault_case *c = new_case(ept4, false, control, true);
-		gb_bench *b;
-
-		c->wall = true;
-		b = bench_register(bm_fault, c, "scale_fault/EPT4/same/%s",
-				   control ? "mutex" : "lockfree");
-		gb_use_manual_time(b);
-		for (int t = 1; t <= 8; t *= 2)
-			gb_threads(b, t);
-	}
+	register_scaling(reps, "disjoint", false, FAULT_AREA, ASPACE_ZERO_AUTO);
+	register_scaling(1, "same", true, FAULT_AREA, ASPACE_ZERO_AUTO);
 	/*
 	 * Disjoint faults again on 16 MiB rounds, whose recycled frames and
 	 * tables stay in the L3: the zeroing is no longer bound by memory
@@ -581,11 +574,12 @@ void bench_register_fault_scaling(int reps)
 	 * thread (see scale_floor/4k), so this shows what the fault path
 	 * itself scales to. Compare with scale_floor/4k_l3.
 	 */
-	register_disjoint(reps, "disjoint_l3", FAULT_AREA_L3, ASPACE_ZERO_AUTO);
+	register_scaling(reps, "disjoint_l3", false, FAULT_AREA_L3,
+			 ASPACE_ZERO_AUTO);
 	/*
 	 * And with streaming zeroing (ASPACE_ZERO_STREAM), which halves the
 	 * memory traffic of a fault: compare with scale_floor/4k_stream.
 	 */
-	register_disjoint(reps, "disjoint_stream", FAULT_AREA,
-			  ASPACE_ZERO_STREAM);
+	register_scaling(reps, "disjoint_stream", false, FAULT_AREA,
+			 ASPACE_ZERO_STREAM);
 }
